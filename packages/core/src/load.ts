@@ -1,0 +1,176 @@
+import { parseAllDocuments } from 'yaml'
+import type { z } from 'zod'
+import { type InputIssue, KproxcError, type ObjectRef, sortIssues } from './errors.js'
+import { type ConfigObject, configRules, configSchema } from './schema/config.js'
+import { type EndpointSliceObject, endpointSliceRules, endpointSliceSchema } from './schema/endpoint-slice.js'
+import { type NodeObject, nodeRules, nodeSchema } from './schema/node.js'
+import { type ServiceObject, serviceRules, serviceSchema } from './schema/service.js'
+
+/** One input text and the name it is reported under (file path or "<stdin>"). */
+export interface InputSource {
+  name: string
+  text: string
+}
+
+/** The objects kproxc understands, validated; every other kind counted in `skippedKinds`. */
+export interface LoadedObjects {
+  services: ServiceObject[]
+  endpointSlices: EndpointSliceObject[]
+  nodes: NodeObject[]
+  config: ConfigObject | undefined
+  /** Kinds kproxc does not read (Pods, ConfigMaps, ...), with how many were seen. */
+  skippedKinds: Record<string, number>
+}
+
+const KINDS = {
+  Service: { apiVersion: 'v1', schema: serviceSchema, rules: serviceRules },
+  EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', schema: endpointSliceSchema, rules: endpointSliceRules },
+  Node: { apiVersion: 'v1', schema: nodeSchema, rules: nodeRules },
+  KubeProxyConfiguration: { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', schema: configSchema, rules: configRules },
+} as const
+
+type KnownKind = keyof typeof KINDS
+
+/** Parses YAML or JSON texts (multi-document, `kind: List`) and validates every known object. */
+export function loadObjects(sources: readonly InputSource[]): LoadedObjects {
+  const issues: InputIssue[] = []
+  const out: LoadedObjects = { services: [], endpointSlices: [], nodes: [], config: undefined, skippedKinds: {} }
+  const seen = new Map<string, string>()
+  const configs: ConfigObject[] = []
+  for (const source of sources) {
+    for (const { doc, where } of parseDocuments(source, issues)) {
+      visit(doc, where)
+    }
+  }
+
+  function visit(doc: unknown, where: string): void {
+    if (doc === null || doc === undefined) return
+    if (typeof doc !== 'object' || Array.isArray(doc)) {
+      issues.push({ object: { kind: 'document', source: where }, path: '', value: doc, message: 'is not a Kubernetes object' })
+      return
+    }
+    const obj = doc as Record<string, unknown>
+    const kind = obj.kind
+    if (typeof kind !== 'string' || kind === '') {
+      issues.push({ object: { kind: 'document', source: where }, path: 'kind', value: kind, message: 'is required: every object needs a kind' })
+      return
+    }
+    if (Array.isArray(obj.items) && (kind === 'List' || kind.endsWith('List'))) {
+      obj.items.forEach((item, i) => visit(item, `${where} items[${i}]`))
+      return
+    }
+    if (!(kind in KINDS)) {
+      out.skippedKinds[kind] = (out.skippedKinds[kind] ?? 0) + 1
+      return
+    }
+    const known = kind as KnownKind
+    const ref = refOf(known, obj, where)
+    const spec = KINDS[known]
+    if (obj.apiVersion !== spec.apiVersion) {
+      issues.push({ object: ref, path: 'apiVersion', value: obj.apiVersion, message: `is not supported for ${kind} (expected ${spec.apiVersion})` })
+      return
+    }
+    const parsed = (spec.schema as z.ZodType).safeParse(obj)
+    const crossed = spec.rules.safeParse(obj)
+    const found = [...(parsed.error?.issues ?? []), ...(crossed.error?.issues ?? [])]
+    if (!parsed.success || found.length > 0) {
+      const reported = new Set<string>()
+      for (const iss of found) {
+        const path = formatPath(iss.path)
+        if (reported.has(`${path}\0${iss.message}`)) continue
+        reported.add(`${path}\0${iss.message}`)
+        issues.push({ object: ref, path, value: valueAt(obj, iss.path), message: iss.message })
+      }
+      return
+    }
+    if (known === 'KubeProxyConfiguration') {
+      configs.push(parsed.data as ConfigObject)
+      if (configs.length > 1) issues.push({ object: ref, path: '', message: 'is a second KubeProxyConfiguration; give exactly one' })
+      return
+    }
+    const id = `${known}/${ref.namespace ?? ''}/${ref.name ?? ''}`
+    const text = JSON.stringify(parsed.data)
+    const prior = seen.get(id)
+    if (prior !== undefined) {
+      if (prior !== text) issues.push({ object: ref, path: '', message: 'appears twice in the input with different contents' })
+      return
+    }
+    seen.set(id, text)
+    if (known === 'Service') out.services.push(withNamespace(parsed.data as ServiceObject))
+    else if (known === 'EndpointSlice') out.endpointSlices.push(withNamespace(parsed.data as EndpointSliceObject))
+    else out.nodes.push(parsed.data as NodeObject)
+  }
+
+  if (issues.length > 0) throw new KproxcError('INVALID_INPUT', 'invalid input', sortIssues(issues))
+  out.config = configs[0]
+  out.skippedKinds = Object.fromEntries(Object.entries(out.skippedKinds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return out
+}
+
+function withNamespace<T extends { metadata: { namespace?: string | undefined } }>(obj: T): T {
+  return obj.metadata.namespace ? obj : { ...obj, metadata: { ...obj.metadata, namespace: 'default' } }
+}
+
+function refOf(kind: KnownKind, obj: Record<string, unknown>, where: string): ObjectRef {
+  const meta = (typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {}) as Record<string, unknown>
+  const name = typeof meta.name === 'string' && meta.name !== '' ? meta.name : undefined
+  const namespaced = kind === 'Service' || kind === 'EndpointSlice'
+  const namespace = namespaced ? (typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default') : undefined
+  const ref: ObjectRef = { kind }
+  if (namespace !== undefined) ref.namespace = namespace
+  if (name !== undefined) ref.name = name
+  ref.source = where
+  return ref
+}
+
+function parseDocuments(source: InputSource, issues: InputIssue[]): { doc: unknown; where: string }[] {
+  const trimmed = source.text.trimStart()
+  // JSON first: kubectl -o json dumps are large and JSON.parse is far faster than a YAML parser.
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      const value: unknown = JSON.parse(source.text)
+      const docs = Array.isArray(value) ? value : [value]
+      return docs.map((doc, i) => ({ doc, where: docs.length > 1 ? `${source.name} [${i}]` : source.name }))
+    } catch {
+      // Not strict JSON: the YAML parser below reports where it breaks.
+    }
+  }
+  const docs = parseAllDocuments(source.text, { uniqueKeys: true })
+  const list = Array.isArray(docs) ? docs : [docs]
+  const out: { doc: unknown; where: string }[] = []
+  list.forEach((d, i) => {
+    const where = list.length > 1 ? `${source.name} document ${i + 1}` : source.name
+    if (d.errors.length > 0) {
+      for (const e of d.errors) {
+        const pos = e.linePos?.[0]
+        const at = pos ? `line ${pos.line}, column ${pos.col}` : ''
+        issues.push({ object: { kind: 'document', source: where }, path: at, message: `is not valid YAML: ${e.message.split('\n')[0]}` })
+      }
+      return
+    }
+    out.push({ doc: d.toJS({ maxAliasCount: 100 }), where })
+  })
+  return out
+}
+
+/** `['spec','ports',1,'port']` → `spec.ports[1].port`; label keys with dots stay readable. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`
+    else {
+      const key = String(p)
+      out += /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`
+    }
+  }
+  return out
+}
+
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = obj
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<PropertyKey, unknown>)[p]
+  }
+  return cur
+}
