@@ -10,7 +10,7 @@ import { NODE_IP_TYPES, type NodeObject } from '../schema/node.js'
 export interface ModelOptions {
   /** Node name; default config.hostnameOverride, else the only Node in the input. */
   nodeName?: string
-  /** Families to compute; default both, IPv4 first. */
+  /** Families to compute; default the families the node has IPs in (else its primary family), IPv4 first. */
   families?: readonly Family[]
   /** Proxy mode; default config.mode, else iptables. */
   mode?: ProxyMode
@@ -114,7 +114,8 @@ export function buildContext(nodes: readonly NodeObject[], file: ConfigObject | 
   const hostAddresses = sortAddresses((options.hostAddresses ?? nodeAddresses).map((a) => canonical(a)))
   const podCIDRs = (nodeObj?.spec?.podCIDRs ?? (nodeObj?.spec?.podCIDR ? [nodeObj.spec.podCIDR] : [])).map(canonicalCIDR)
   const node: NodeModel = { name, zone, primaryFamily, ips, hostAddresses, podCIDRs }
-  const families = (options.families ?? ['IPv4', 'IPv6']).slice().sort()
+  const nodeFamilies = (Object.keys(ips) as Family[]).length > 0 ? (Object.keys(ips) as Family[]) : [primaryFamily]
+  const families = (options.families ?? nodeFamilies).slice().sort()
   return {
     node,
     config,

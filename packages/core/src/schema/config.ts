@@ -85,7 +85,7 @@ export const configRules = crossCheck((c: z.output<typeof configShape>, ctx) => 
     const npa = c.nodePortAddresses ?? []
     npa.forEach((entry, i) => {
       if (entry === 'primary') {
-        if (npa.length > 1) addIf(ctx, '"primary" must be the only entry', ['nodePortAddresses', i])
+        if (npa.length > 1) addIf(ctx, 'must be the only entry when given', ['nodePortAddresses', i])
         return
       }
       addIf(ctx, cidrText(entry) ? 'is neither "primary" nor a CIDR' : undefined, ['nodePortAddresses', i])

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { BAD_CASES } from '../../../test/bad-input.js'
+import { KproxcError, formatIssue } from './errors.js'
+import { loadObjects } from './load.js'
+
+function errorText(yaml: string): string {
+  try {
+    loadObjects([{ name: 'input.yaml', text: yaml }])
+  } catch (e) {
+    expect(e).toBeInstanceOf(KproxcError)
+    expect((e as KproxcError).code).toBe('INVALID_INPUT')
+    return (e as KproxcError).issues.map(formatIssue).join('\n')
+  }
+  throw new Error('expected the input to be rejected')
+}
+
+describe('loadObjects rejects malformed input', () => {
+  it.each(BAD_CASES)('$name', ({ yaml, expect: wanted }) => {
+    const text = errorText(yaml)
+    for (const w of wanted) expect(text).toContain(w)
+  })
+
+  it('reports every problem of every object at once, in a stable order', () => {
+    const all = BAD_CASES.slice(0, 8).map((c, i) => c.yaml.replace('name: web', `name: web${i}`)).join('\n---\n')
+    const text = errorText(all)
+    const reversed = errorText(BAD_CASES.slice(0, 8).map((c, i) => c.yaml.replace('name: web', `name: web${i}`)).reverse().join('\n---\n'))
+    expect(text.split('\n').length).toBeGreaterThanOrEqual(8)
+    expect(text.replace(/document \d+/g, '')).toBe(reversed.replace(/document \d+/g, ''))
+  })
+})
+
+describe('loadObjects accepts what kubectl prints', () => {
+  it('reads JSON Lists, skips and counts other kinds, defaults the namespace', () => {
+    const list = {
+      apiVersion: 'v1', kind: 'List',
+      items: [
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } },
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'q' } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { clusterIP: '10.96.0.1', ports: [{ port: 80 }] } },
+      ],
+    }
+    const out = loadObjects([{ name: 'dump.json', text: JSON.stringify(list) }])
+    expect(out.skippedKinds).toEqual({ Pod: 2 })
+    expect(out.services[0]?.metadata.namespace).toBe('default')
+  })
+
+  it('ignores an identical duplicate (the same object in two files)', () => {
+    const text = 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n'
+    expect(loadObjects([{ name: 'a', text }, { name: 'b', text }]).services).toHaveLength(1)
+  })
+
+  it('parses leading-zero IPv4 as decimal with a warning, not octal', async () => {
+    const { buildModel } = await import('./store.js')
+    const text = 'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {clusterIP: 10.96.0.010, ports: [{port: 80}]}\n'
+    const model = buildModel(loadObjects([{ name: 'a', text }]))
+    expect(model.families[0]?.servicePorts[0]?.clusterIP).toBe('10.96.0.10')
+    expect(model.diagnostics.map((d) => d.code)).toContain('IP_LEADING_ZEROS')
+  })
+})
