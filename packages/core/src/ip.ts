@@ -24,12 +24,51 @@ const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/
  */
 export function parseIP(input: string): ParsedIP | { error: string } {
   if (typeof input !== 'string' || input.length === 0) return { error: 'is not an IP address' }
+  const v4 = parseIPv4(input)
+  if (v4) return v4
+  const cached = ipCache.get(input)
+  if (cached) return cached
+  const parsed = parseIPUncached(input)
+  // The same addresses are parsed by validation, normalization and every backend: remember them.
+  if (ipCache.size >= IP_CACHE_LIMIT) ipCache.clear()
+  ipCache.set(input, parsed)
+  return parsed
+}
+
+/** Dotted-quad fast path (the common case, parsed by every stage): digits and dots only. */
+function parseIPv4(input: string): ParsedIP | undefined {
+  const bytes = [0, 0, 0, 0]
+  let part = 0
+  let digits = 0
+  let leadingZeros = false
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i)
+    if (c === 46) {
+      if (digits === 0 || part === 3) return undefined
+      part++
+      digits = 0
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && bytes[part] === 0) leadingZeros = true
+      if (++digits > 3) return undefined
+      bytes[part] = (bytes[part] ?? 0) * 10 + (c - 48)
+    } else return undefined
+  }
+  if (part !== 3 || digits === 0 || bytes.some((b) => b > 255)) return undefined
+  const text = leadingZeros ? bytes.join('.') : input
+  return { family: 'IPv4', text, bytes, nonCanonical: text !== input, leadingZeros }
+}
+
+const IP_CACHE_LIMIT = 1 << 16
+const ipCache = new Map<string, ParsedIP | { error: string }>()
+
+function parseIPUncached(input: string): ParsedIP | { error: string } {
   const m = IPV4_LOOSE.exec(input)
   if (m) {
-    const octets = m.slice(1, 5).map((o) => Number.parseInt(o, 10))
+    const parts = [m[1], m[2], m[3], m[4]] as string[]
+    const octets = parts.map((o) => Number.parseInt(o, 10))
     if (octets.some((o) => o > 255)) return { error: 'is not an IP address' }
-    const leadingZeros = m.slice(1, 5).some((o) => o.length > 1 && o.startsWith('0'))
-    const text = octets.join('.')
+    const leadingZeros = parts.some((o) => o.length > 1 && o.charCodeAt(0) === 48)
+    const text = leadingZeros ? octets.join('.') : input
     return { family: 'IPv4', text, bytes: octets, nonCanonical: text !== input, leadingZeros }
   }
   if (!IPV6_CHARS.test(input) || !input.includes(':') || !ipaddr.IPv6.isValid(input)) {
@@ -133,7 +172,15 @@ export function sortAddresses(list: readonly string[]): string[] {
 export function specialAddressKind(ip: string): string | undefined {
   const p = parseIP(ip)
   if ('error' in p) return undefined
-  const range = p.family === 'IPv4' ? ipaddr.IPv4.parse(p.text).range() : ipaddr.IPv6.parse(p.text).range()
+  if (p.family === 'IPv4') {
+    const [a, b, c] = p.bytes
+    if (p.bytes.every((x) => x === 0)) return 'an unspecified address'
+    if (a === 127) return 'a loopback address'
+    if (a === 169 && b === 254) return 'a link-local address'
+    if (a === 224 && b === 0 && c === 0) return 'a link-local multicast address'
+    return undefined
+  }
+  const range = ipaddr.IPv6.parse(p.text).range()
   switch (range) {
     case 'unspecified':
       return 'an unspecified address'
@@ -144,10 +191,7 @@ export function specialAddressKind(ip: string): string | undefined {
     default:
       break
   }
-  if (p.family === 'IPv4' && p.bytes[0] === 224 && p.bytes[1] === 0 && p.bytes[2] === 0) {
-    return 'a link-local multicast address'
-  }
-  if (p.family === 'IPv6' && p.bytes[0] === 0xff && ((p.bytes[1] ?? 0) & 0x0f) === 2) {
+  if (p.bytes[0] === 0xff && ((p.bytes[1] ?? 0) & 0x0f) === 2) {
     return 'a link-local multicast address'
   }
   return undefined

@@ -35,7 +35,7 @@ type KnownKind = keyof typeof KINDS
 export function loadObjects(sources: readonly InputSource[]): LoadedObjects {
   const issues: InputIssue[] = []
   const out: LoadedObjects = { services: [], endpointSlices: [], nodes: [], config: undefined, skippedKinds: {} }
-  const seen = new Map<string, string>()
+  const seen = new Map<string, unknown>()
   const configs: ConfigObject[] = []
   for (const source of sources) {
     for (const { doc, where } of parseDocuments(source, issues)) {
@@ -89,13 +89,15 @@ export function loadObjects(sources: readonly InputSource[]): LoadedObjects {
       return
     }
     const id = `${known}/${ref.namespace ?? ''}/${ref.name ?? ''}`
-    const text = JSON.stringify(parsed.data)
     const prior = seen.get(id)
     if (prior !== undefined) {
-      if (prior !== text) issues.push({ object: ref, path: '', message: 'appears twice in the input with different contents' })
+      // Stringify only on a name collision: doing it for every object costs more than parsing.
+      if (JSON.stringify(prior) !== JSON.stringify(parsed.data)) {
+        issues.push({ object: ref, path: '', message: 'appears twice in the input with different contents' })
+      }
       return
     }
-    seen.set(id, text)
+    seen.set(id, parsed.data)
     if (known === 'Service') out.services.push(withNamespace(parsed.data as ServiceObject))
     else if (known === 'EndpointSlice') out.endpointSlices.push(withNamespace(parsed.data as EndpointSliceObject))
     else out.nodes.push(parsed.data as NodeObject)

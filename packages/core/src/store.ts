@@ -1,4 +1,4 @@
-import { castDraft, produce } from 'immer'
+import { castDraft, freeze, produce } from 'immer'
 import type { LoadedObjects } from './load.js'
 import type { Diagnostic, Family, HealthCheck, ProxyModel, ServicePortModel } from './model.js'
 import { type Context, type ModelOptions, buildContext } from './normalize/context.js'
@@ -59,14 +59,20 @@ export class ModelStore {
   private modelValue: ProxyModel
 
   constructor(private readonly options: ModelOptions, initial?: LoadedObjects) {
-    this.stateValue = produce(
-      { services: {}, slices: {}, nodes: {}, config: initial?.config, skippedKinds: initial?.skippedKinds ?? {} } as StoreState,
-      (d) => {
-        for (const s of initial?.services ?? []) d.services[nsName(s.metadata.namespace, s.metadata.name)] = castDraft(s)
-        for (const s of initial?.endpointSlices ?? []) d.slices[nsName(s.metadata.namespace, s.metadata.name)] = castDraft(s)
-        for (const n of initial?.nodes ?? []) d.nodes[n.metadata.name] = castDraft(n)
-      },
-    )
+    // The bulk load builds plain records (immer would walk every object); updates go through immer.
+    const services: Record<string, ServiceObject> = {}
+    const slices: Record<string, EndpointSliceObject> = {}
+    const nodes: Record<string, NodeObject> = {}
+    for (const s of initial?.services ?? []) services[nsName(s.metadata.namespace, s.metadata.name)] = freeze(s)
+    for (const s of initial?.endpointSlices ?? []) slices[nsName(s.metadata.namespace, s.metadata.name)] = freeze(s)
+    for (const n of initial?.nodes ?? []) nodes[n.metadata.name] = freeze(n)
+    this.stateValue = freeze({
+      services: freeze(services),
+      slices: freeze(slices),
+      nodes: freeze(nodes),
+      config: initial?.config,
+      skippedKinds: initial?.skippedKinds ?? {},
+    })
     this.ctx = buildContext(Object.values(this.stateValue.nodes), this.stateValue.config, options)
     this.rebuildOwners()
     this.modelValue = this.assemble(new Set(Object.keys(this.stateValue.services)))
@@ -89,9 +95,10 @@ export class ModelStore {
     const next = produce(prevState, (d) => {
       for (const c of changes) {
         if (c.op === 'upsert') {
-          if (c.kind === 'Service') d.services[nsName(c.object.metadata.namespace, c.object.metadata.name)] = castDraft(c.object)
-          else if (c.kind === 'EndpointSlice') d.slices[nsName(c.object.metadata.namespace, c.object.metadata.name)] = castDraft(c.object)
-          else d.nodes[c.object.metadata.name] = castDraft(c.object)
+          // Frozen objects are taken as they are: immer neither walks nor copies them.
+          if (c.kind === 'Service') d.services[nsName(c.object.metadata.namespace, c.object.metadata.name)] = castDraft(freeze(c.object))
+          else if (c.kind === 'EndpointSlice') d.slices[nsName(c.object.metadata.namespace, c.object.metadata.name)] = castDraft(freeze(c.object))
+          else d.nodes[c.object.metadata.name] = castDraft(freeze(c.object))
         } else if (c.kind === 'Node') delete d.nodes[c.name]
         else if (c.kind === 'Service') delete d.services[nsName(c.namespace, c.name)]
         else delete d.slices[nsName(c.namespace, c.name)]

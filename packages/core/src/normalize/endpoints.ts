@@ -34,8 +34,9 @@ export function mergeEndpoints(
   diagnostics: Diagnostic[],
 ): EndpointModel[] {
   const byKey = new Map<string, EndpointModel>()
-  const ordered = slices.filter((s) => s.addressType === family).sort((a, b) => byteCompare(a.metadata.name, b.metadata.name))
-  for (const slice of ordered) {
+  // Callers pass slices sorted by name (sortSlices), the tie-break order of model.md §4.3.
+  for (const slice of slices) {
+    if (slice.addressType !== family) continue
     for (const sp of slice.ports ?? []) {
       if ((sp.name ?? '') !== portName || (sp.protocol ?? 'TCP') !== protocol || !sp.port) continue
       for (const ep of slice.endpoints ?? []) {
@@ -54,8 +55,8 @@ export function mergeEndpoints(
           terminating: c.terminating ?? false,
           nodeName: ep.nodeName ?? null,
           zone: ep.zone ?? null,
-          zoneHints: [...new Set((ep.hints?.forZones ?? []).map((z) => z.name))].sort(byteCompare),
-          nodeHints: [...new Set((ep.hints?.forNodes ?? []).map((n) => n.name))].sort(byteCompare),
+          zoneHints: hintNames(ep.hints?.forZones),
+          nodeHints: hintNames(ep.hints?.forNodes),
           sourceSlices: [slice.metadata.name],
         }
         const prior = byKey.get(next.key)
@@ -77,4 +78,16 @@ export function mergeEndpoints(
     }
   }
   return [...byKey.values()].sort((a, b) => byteCompare(a.key, b.key))
+}
+
+const NO_HINTS: string[] = Object.freeze([]) as unknown as string[]
+
+function hintNames(list: readonly { name: string }[] | null | undefined): string[] {
+  if (!list || list.length === 0) return NO_HINTS
+  return [...new Set(list.map((h) => h.name))].sort(byteCompare)
+}
+
+/** Slices in name order, the tie-break order for duplicate endpoints (model.md §4.3). */
+export function sortSlices(slices: readonly EndpointSliceObject[]): EndpointSliceObject[] {
+  return [...slices].sort((a, b) => byteCompare(a.metadata.name, b.metadata.name))
 }

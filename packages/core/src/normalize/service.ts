@@ -4,7 +4,7 @@ import type { EndpointSliceObject } from '../schema/endpoint-slice.js'
 import type { ServiceObject } from '../schema/service.js'
 import { selectEndpoints } from '../select.js'
 import type { FamilyContext } from './context.js'
-import { mergeEndpoints, passesInformerFilter } from './endpoints.js'
+import { mergeEndpoints, passesInformerFilter, sortSlices } from './endpoints.js'
 
 /** Default ClientIP affinity timeout the API server fills in (3 h). */
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800
@@ -113,6 +113,7 @@ export function computeServicePorts(
     ? { kind: 'ClientIP', timeoutSeconds: s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS }
     : { kind: 'None' }
 
+  const ordered = sortSlices(slices)
   return (s.ports ?? []).map((p) => {
     const portName = p.name ?? ''
     const protocol = (p.protocol ?? 'TCP') as Protocol
@@ -121,7 +122,7 @@ export function computeServicePorts(
     const externallyAccessible = nodePort !== 0 || vips.length > 0 || externalIPs.length > 0
     const usesClusterEndpoints = !internalPolicyLocal || externallyAccessible
     const usesLocalEndpoints = internalPolicyLocal || (externalPolicyLocal && externallyAccessible)
-    const endpoints = mergeEndpoints(slices, ctx.family, portName, protocol, ctx.nodeName, diagnostics)
+    const endpoints = mergeEndpoints(ordered, ctx.family, portName, protocol, ctx.nodeName, diagnostics)
     const sel = selectEndpoints(endpoints, { usesClusterEndpoints, usesLocalEndpoints }, ctx.nodeName, ctx.zone)
     const localEmpty = (sel.localEndpoints ?? []).length === 0
     const reject: Verdict = { action: 'reject', reason: 'no-endpoints' }
