@@ -99,3 +99,23 @@ describe('the built bin', () => {
     expect(bad.stdout).toBe('')
   })
 })
+
+describe('config flags', () => {
+  it('override the config of the input like kube-proxy flags', async () => {
+    const r = await cli(['model', fixture('case-01'), '--cluster-cidr', '10.0.0.0/8', '--masquerade-all', '--nodeport-addresses', 'primary'])
+    expect(r.code).toBe(0)
+    const m = JSON.parse(r.stdout)
+    expect(m.config.clusterCIDRs).toEqual(['10.0.0.0/8'])
+    expect(m.config.masqueradeAll).toBe(true)
+    expect(m.config.nodePortAddresses).toEqual(['primary'])
+    expect(m.families[0].localDetector).toEqual({ kind: 'cidr', cidr: '10.0.0.0/8' })
+  })
+
+  it('are validated, naming the flag', async () => {
+    const r = await cli(['model', fixture('case-01'), '--cluster-cidr', 'banana', '--detect-local-mode', 'Magic'])
+    expect(r.code).toBe(EXIT.invalidInput)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toContain('flags command line: clusterCIDR: "banana" holds "banana", which is not a CIDR')
+    expect(r.stderr).toContain('flags command line: detectLocalMode: "Magic"')
+  })
+})

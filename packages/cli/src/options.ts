@@ -1,11 +1,16 @@
 import { type Command, Option } from 'commander'
-import { type Family, KproxcError, type ModelOptions, type ProxyMode, type InputSource } from '@kproxc/core'
+import { type ConfigObject, type Family, type InputSource, KproxcError, type ModelOptions, type ProxyMode, configRules, configSchema, formatPath } from '@kproxc/core'
 import { readSources } from '@kproxc/core/files'
 import type { IO } from './io.js'
 
 /** Options shared by every command that builds a model. */
 export interface ModelFlags {
   node?: string
+  clusterCidr?: string
+  detectLocalMode?: string
+  masqueradeAll?: boolean
+  nodeportAddresses?: string[]
+  bindAddress?: string
   ipFamily?: string
   config?: string
   mode?: string
@@ -23,6 +28,11 @@ export function addModelOptions(cmd: Command): Command {
     .option('--node-ip <ip...>', 'node IPs, overriding bindAddress and the Node object (first decides the primary family)')
     .option('--host-address <ip...>', "the host's interface addresses (default: the Node's InternalIP/ExternalIP addresses)")
     .option('--service-proxy-name <name>', 'act as an alternative proxy: keep only objects with this service-proxy-name label')
+    .option('--cluster-cidr <cidrs>', 'overrides clusterCIDR (comma-separated, one per family)')
+    .option('--detect-local-mode <mode>', 'overrides detectLocalMode (ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix)')
+    .option('--masquerade-all', "overrides the mode's masqueradeAll with true")
+    .option('--nodeport-addresses <cidrs...>', 'overrides nodePortAddresses (CIDRs, or primary)')
+    .option('--bind-address <ip>', 'overrides bindAddress (a non-zero address sets the primary node IP)')
 }
 
 /** Parses --ip-family. */
@@ -56,5 +66,36 @@ export function modelOptions(flags: ModelFlags, mode: ProxyMode | undefined, fam
   if (flags.nodeIp) options.nodeIPs = flags.nodeIp
   if (flags.hostAddress) options.hostAddresses = flags.hostAddress
   if (flags.serviceProxyName) options.serviceProxyName = flags.serviceProxyName
+  const config = configOverrides(flags)
+  if (config) options.config = config
   return options
+}
+
+/** Config fields given as flags, validated like a KubeProxyConfiguration (issues name the flags). */
+export function configOverrides(flags: ModelFlags): ConfigObject | undefined {
+  const raw: Record<string, unknown> = {}
+  if (flags.clusterCidr !== undefined) raw.clusterCIDR = flags.clusterCidr
+  if (flags.detectLocalMode !== undefined) raw.detectLocalMode = flags.detectLocalMode
+  if (flags.masqueradeAll) {
+    raw.iptables = { masqueradeAll: true }
+    raw.nftables = { masqueradeAll: true }
+  }
+  if (flags.nodeportAddresses) raw.nodePortAddresses = flags.nodeportAddresses
+  if (flags.bindAddress !== undefined) raw.bindAddress = flags.bindAddress
+  if (Object.keys(raw).length === 0) return undefined
+  const parsed = configSchema.safeParse(raw)
+  const crossed = configRules.safeParse(raw)
+  const issues = [...(parsed.error?.issues ?? []), ...(crossed.error?.issues ?? [])]
+  if (!parsed.success || issues.length > 0) {
+    throw new KproxcError('INVALID_INPUT', 'invalid flags', issues.map((i) => ({
+      object: { kind: 'flags', name: 'command line' }, path: formatPath(i.path), value: valueAt(raw, i.path), message: i.message,
+    })))
+  }
+  return parsed.data
+}
+
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj
+  for (const p of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined
+  return cur
 }

@@ -123,8 +123,27 @@ export function computeServicePorts(
     const usesClusterEndpoints = !internalPolicyLocal || externallyAccessible
     const usesLocalEndpoints = internalPolicyLocal || (externalPolicyLocal && externallyAccessible)
     const endpoints = mergeEndpoints(ordered, ctx.family, portName, protocol, ctx.nodeName, diagnostics)
+    if (s.trafficDistribution && endpoints.length > 0 && endpoints.every((e) => e.zoneHints.length === 0 && e.nodeHints.length === 0)) {
+      diagnostics.push({
+        severity: 'warning', code: 'SVC_NO_HINTS', object: objectRef(svc), field: 'spec.trafficDistribution',
+        message: `is ${JSON.stringify(s.trafficDistribution)} but no ${ctx.family} endpoint carries hints: kube-proxy reads only hints, so traffic spreads over all endpoints`,
+      })
+    }
+    const familySlices = ordered.filter((sl) => sl.addressType === ctx.family)
+    if (familySlices.length > 0 && !familySlices.some((sl) => (sl.ports ?? []).some((x) => (x.name ?? '') === portName && (x.protocol ?? 'TCP') === protocol))) {
+      diagnostics.push({
+        severity: 'warning', code: 'SVC_PORT_NOT_IN_SLICES', object: objectRef(svc), field: `spec.ports[${(s.ports ?? []).indexOf(p)}]`,
+        message: `no ${ctx.family} EndpointSlice port is named ${JSON.stringify(portName)} with protocol ${protocol}: kube-proxy matches by name, so this port rejects`,
+      })
+    }
     const sel = selectEndpoints(endpoints, { usesClusterEndpoints, usesLocalEndpoints }, ctx.nodeName, ctx.zone)
     const localEmpty = (sel.localEndpoints ?? []).length === 0
+    if (sel.hasAnyEndpoints && localEmpty && (internalPolicyLocal || (externalPolicyLocal && externallyAccessible))) {
+      diagnostics.push({
+        severity: 'info', code: 'SVC_NO_LOCAL_ENDPOINTS', object: objectRef(svc), field: internalPolicyLocal ? 'spec.internalTrafficPolicy' : 'spec.externalTrafficPolicy',
+        message: `${ctx.family} port ${displayName}: Local policy and no usable endpoint on node ${ctx.nodeName}: that traffic is dropped here`,
+      })
+    }
     const reject: Verdict = { action: 'reject', reason: 'no-endpoints' }
     const drop: Verdict = { action: 'drop', reason: 'no-local-endpoints' }
     const internal: Verdict = !sel.hasAnyEndpoints
