@@ -48,7 +48,7 @@ const serviceArb = fc.record({
     { ip: '192.168.20.2', ipMode: 'Proxy' },
     { ip: 'fd00:20::1', ipMode: 'VIP' },
   ]),
-  sourceRanges: fc.subarray(['192.168.0.0/24', '10.100.0.0/16', 'fd00::/8']),
+  sourceRanges: fc.subarray(['192.168.0.0/24', '10.100.0.0/16', 'fd00::/8', '0.0.0.0/0']),
   etpLocal: fc.boolean(),
   itpLocal: fc.boolean(),
   affinity: fc.option(fc.integer({ min: 1, max: 86400 })),

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { KproxcError, formatIssue } from '@kproxc/core'
-import { compileCommand } from './commands/compile.js'
+import { CheckMismatch, compileCommand } from './commands/compile.js'
 import { modelCommand } from './commands/model.js'
 import { EXIT, type IO, processIO } from './io.js'
 
@@ -35,6 +35,10 @@ export async function run(argv: readonly string[], io: IO): Promise<number> {
 }
 
 function report(e: unknown, io: IO): number {
+  if (e instanceof CheckMismatch) {
+    io.stderr(`kproxc: ${e.message}\n`)
+    return EXIT.checkMismatch
+  }
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok
     return EXIT.usage

@@ -1,12 +1,32 @@
-import { type Backend, KproxcError } from '@kproxc/core'
+/**
+ * @kproxc/iptables: the proxy model compiled into the iptables-restore document kube-proxy's
+ * iptables mode writes (pkg/proxy/iptables/proxier.go). Pure: compile (model → IR) and render
+ * (IR → text); nothing here touches the host.
+ */
+import type { Backend } from '@kproxc/core'
+import { compileRuleset } from './compile.js'
+import { BACKEND_OPTIONS, readOptions } from './options.js'
+import { renderRuleset } from './render.js'
 
-/** The iptables backend: not implemented yet (its issue is open), so it refuses plainly. */
+export { compileRuleset, LARGE_CLUSTER_ENDPOINTS } from './compile.js'
+export { renderRuleset, renderRule, commentWord, BUILTIN_JUMPS_HEADER } from './render.js'
+export { DEFAULT_OPTIONS, BACKEND_OPTIONS, readOptions, type IptablesOptions } from './options.js'
+export { CHAINS, CHAIN_PREFIX, MAX_CHAIN_NAME, NFACCT, endpointChain, formatMark, servicePortChains, servicePortHash } from './names.js'
+export { probability, formatFixed10 } from './probability.js'
+export { sortLikeUpstream } from './upstream-order.js'
+export type { IptProtocol, Match, Rule, Ruleset, Table, TableSection, Target } from './ir.js'
+
+/** The file name the CLI and the golden fixtures use. */
+export const OUTPUT_FILE = 'iptables.rules'
+
+/** The iptables backend as the CLI sees it. */
 export const backend: Backend = {
   mode: 'iptables',
   formats: ['text'],
   multiFile: false,
-  options: [],
-  emit() {
-    throw new KproxcError('UNSUPPORTED', '--mode iptables is not implemented yet')
+  options: BACKEND_OPTIONS,
+  emit(model, request) {
+    const ruleset = compileRuleset(model, request.family, readOptions(request.options))
+    return [{ name: OUTPUT_FILE, content: renderRuleset(ruleset) }]
   },
 }

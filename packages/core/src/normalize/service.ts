@@ -1,4 +1,4 @@
-import { type Family, cidrContains, familyOf, parseCIDR, parseIP, sortAddresses } from '../ip.js'
+import { type Family, cidrContains, familyOf, parseCIDR, parseIP, sortAddresses, zeroCIDR } from '../ip.js'
 import type { Diagnostic, ExternalDispatch, Protocol, ServicePortModel, Verdict } from '../model.js'
 import type { EndpointSliceObject } from '../schema/endpoint-slice.js'
 import type { ServiceObject } from '../schema/service.js'
@@ -100,11 +100,13 @@ export function computeServicePorts(
     (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && (i.ipMode ?? 'VIP') === 'VIP').map((i) => i.ip as string),
     ctx.family,
   )
-  const sourceRanges = sortAddresses(
+  const familyRanges = sortAddresses(
     (s.loadBalancerSourceRanges ?? [])
       .map((r) => parseCIDR(r.trim()))
       .flatMap((p) => ('error' in p || p.family !== ctx.family ? [] : [p.text])),
   )
+  // A zero-length prefix means "allow any", the same as no ranges (pkg/proxy/serviceport.go).
+  const sourceRanges = familyRanges.includes(zeroCIDR(ctx.family)) ? [] : familyRanges
   const typeAccessible = type === 'LoadBalancer' || type === 'NodePort' || (type === 'ClusterIP' && (s.externalIPs?.length ?? 0) > 0)
   const externalPolicyLocal = typeAccessible && s.externalTrafficPolicy === 'Local'
   const internalPolicyLocal = s.internalTrafficPolicy === 'Local'

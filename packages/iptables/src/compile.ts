@@ -1,0 +1,431 @@
+/**
+ * Model → IR: the rules kube-proxy's iptables mode writes for one family, in the order
+ * syncProxyRules (pkg/proxy/iptables/proxier.go) writes them. Endpoint selection and verdicts come
+ * from the core model; this file only spells them as chains and rules.
+ */
+import {
+  type EndpointModel, type Family, type FamilyModel, type InputIssue, KproxcError, type LocalDetector, type ProxyModel,
+  type ServicePortModel, byteCompare,
+} from '@kproxc/core'
+import type { IptProtocol, Match, Rule, Ruleset, Table, TableSection, Target } from './ir.js'
+import { CHAINS, NFACCT, endpointChain, servicePortChains, servicePortHash } from './names.js'
+import { DEFAULT_OPTIONS, type IptablesOptions } from './options.js'
+import { probability } from './probability.js'
+import { validateFamily } from './validate.js'
+
+/** Above this many endpoints kube-proxy drops the comments of SVC/SVL/SEP rules (largeClusterEndpointsThreshold). */
+export const LARGE_CLUSTER_ENDPOINTS = 1000
+
+const PROTOCOL: Record<IptProtocol, Match> = {
+  tcp: { kind: 'protocol', protocol: 'tcp' },
+  udp: { kind: 'protocol', protocol: 'udp' },
+  sctp: { kind: 'protocol', protocol: 'sctp' },
+}
+const SRC_LOCAL: Match = { kind: 'addrtype', direction: 'source' }
+const DST_LOCAL: Match = { kind: 'addrtype', direction: 'destination' }
+const TO_MARK_MASQ: Target = { kind: 'jump', chain: CHAINS.markMasq }
+const DROP: Target = { kind: 'verdict', verdict: 'DROP' }
+const REJECT: Target = { kind: 'verdict', verdict: 'REJECT' }
+const ACCEPT: Target = { kind: 'verdict', verdict: 'ACCEPT' }
+const NODEPORTS_TAIL_COMMENT: Match = quoted('kubernetes service nodeports; NOTE: this must be the last rule in this chain')
+
+function quoted(text: string): Match {
+  return { kind: 'comment', text, quoted: true }
+}
+function bare(text: string): Match {
+  return { kind: 'comment', text, quoted: false }
+}
+function jump(chain: string): Target {
+  return { kind: 'jump', chain }
+}
+function src(address: string, negate = false): Match {
+  return { kind: 'address', direction: 'source', address, negate }
+}
+function dst(address: string, negate = false): Match {
+  return { kind: 'address', direction: 'destination', address, negate }
+}
+function dport(port: number): Match {
+  return { kind: 'dport', port }
+}
+
+/** The local-traffic detector's two fragments (pkg/proxy/util/localdetector.go), or null for none. */
+function detectorMatches(d: LocalDetector): { ifLocal: Match; ifNotLocal: Match } | null {
+  switch (d.kind) {
+    case 'none':
+      return null
+    case 'cidr':
+      return { ifLocal: src(d.cidr), ifNotLocal: src(d.cidr, true) }
+    case 'bridgeInterface':
+      return { ifLocal: { kind: 'inInterface', name: d.name, negate: false }, ifNotLocal: { kind: 'inInterface', name: d.name, negate: true } }
+    case 'interfaceNamePrefix':
+      // `+` is iptables' interface-name wildcard.
+      return {
+        ifLocal: { kind: 'inInterface', name: `${d.prefix}+`, negate: false },
+        ifNotLocal: { kind: 'inInterface', name: `${d.prefix}+`, negate: true },
+      }
+  }
+}
+
+interface Sections {
+  filterChains: string[]
+  filterRules: Rule[]
+  natChains: string[]
+  natRules: Rule[]
+}
+
+interface FamilyContext {
+  family: Family
+  fam: FamilyModel
+  options: IptablesOptions
+  mark: number
+  masqueradeAll: boolean
+  detector: { ifLocal: Match; ifNotLocal: Match } | null
+  largeCluster: boolean
+  /** IPv4 with localhost NodePorts on: KUBE-FIREWALL and the nfacct localhost rule. */
+  localhostNodePorts: boolean
+}
+
+/** Compiles one family of the model into the ruleset kube-proxy would restore. Throws KproxcError on bad input. */
+export function compileRuleset(model: ProxyModel, family: Family, options: IptablesOptions = DEFAULT_OPTIONS): Ruleset {
+  const fam = model.families.find((f) => f.family === family)
+  if (!fam) {
+    throw new KproxcError('INVALID_INPUT', `the model has no ${family} section (families computed: ${model.families.map((f) => f.family).join(', ') || 'none'})`)
+  }
+  const issues: InputIssue[] = validateFamily(model, fam)
+  if (issues.length > 0) throw new KproxcError('INVALID_INPUT', `cannot compile ${family} iptables rules from this model`, issues)
+
+  let totalEndpoints = 0
+  for (const sp of fam.servicePorts) totalEndpoints += sp.endpoints.length
+  const ctx: FamilyContext = {
+    family,
+    fam,
+    options,
+    mark: model.config.masqueradeMark,
+    masqueradeAll: model.config.masqueradeAll,
+    detector: detectorMatches(fam.localDetector),
+    largeCluster: totalEndpoints > LARGE_CLUSTER_ENDPOINTS,
+    localhostNodePorts: family === 'IPv4' && fam.nodePortAddresses.localhost,
+  }
+  const s: Sections = {
+    filterChains: [CHAINS.services, CHAINS.externalServices, CHAINS.forward, CHAINS.nodePorts, CHAINS.proxyFirewall],
+    filterRules: [],
+    natChains: [CHAINS.services, CHAINS.nodePorts, CHAINS.postrouting, CHAINS.markMasq],
+    natRules: [],
+  }
+
+  if (ctx.localhostNodePorts) {
+    // Mitigates the route_localnet hole (issue 90259); kubelet writes an identical rule.
+    s.filterChains.push(CHAINS.firewall)
+    s.filterRules.push({
+      chain: CHAINS.firewall,
+      matches: [
+        quoted('block incoming localnet connections'),
+        dst('127.0.0.0/8'),
+        src('127.0.0.0/8', true),
+        { kind: 'conntrack', states: ['RELATED', 'ESTABLISHED', 'DNAT'], negate: true },
+      ],
+      target: DROP,
+    })
+  }
+
+  s.natRules.push(
+    { chain: CHAINS.postrouting, matches: [{ kind: 'mark', mark: ctx.mark, negate: true }], target: { kind: 'verdict', verdict: 'RETURN' } },
+    // XOR clears the mark so a packet re-entering the stack is not masqueraded twice.
+    { chain: CHAINS.postrouting, matches: [], target: { kind: 'markXor', mark: ctx.mark } },
+    {
+      chain: CHAINS.postrouting,
+      matches: [quoted('kubernetes service traffic requiring SNAT')],
+      target: { kind: 'masquerade', randomFully: options.randomFully },
+    },
+    { chain: CHAINS.markMasq, matches: [], target: { kind: 'markOr', mark: ctx.mark } },
+  )
+
+  // Upstream walks a Go map (random order); sorting by the ServicePortName string is the stable
+  // choice its tests normalize to.
+  const ports = [...fam.servicePorts].sort((a, b) => byteCompare(a.displayName, b.displayName) || byteCompare(a.protocolLower, b.protocolLower))
+  for (const sp of ports) compileServicePort(ctx, sp, s)
+
+  appendNodePortsTail(ctx, s.natRules)
+  appendForward(ctx, s.filterRules, model.config.conntrack.tcpBeLiberal)
+
+  const filter: Table = {
+    name: 'filter',
+    kubeProxy: { chains: s.filterChains, rules: s.filterRules },
+    builtin: options.builtinJumps ? filterJumps(ctx) : EMPTY,
+  }
+  const nat: Table = {
+    name: 'nat',
+    kubeProxy: { chains: s.natChains, rules: s.natRules },
+    builtin: options.builtinJumps ? natJumps() : EMPTY,
+  }
+  return { family, tables: [filter, nat] }
+}
+
+const EMPTY: TableSection = { chains: [], rules: [] }
+
+function compileServicePort(ctx: FamilyContext, sp: ServicePortModel, s: Sections): void {
+  const spn = sp.displayName
+  const proto = PROTOCOL[sp.protocolLower]
+  const chains = servicePortChains(servicePortHash(spn, sp.protocolLower))
+  const hasEndpoints = sp.hasAnyEndpoints
+  const clusterEndpoints = sp.clusterEndpoints ?? []
+  const localEndpoints = sp.localEndpoints ?? []
+  const usesSVC = sp.usesClusterEndpoints && clusterEndpoints.length > 0
+  const usesSVL = sp.usesLocalEndpoints && localEndpoints.length > 0
+  const internal = sp.internal
+  const internalChain = internal.action === 'forward' && internal.to === 'local' ? chains.svl : chains.svc
+  const external = sp.external
+  const usesEXT = hasEndpoints && external !== null
+  const usesFW = hasEndpoints && sp.firewall.enabled
+  const lbTarget = usesFW ? chains.fw : chains.ext
+  const port = dport(sp.port)
+
+  const noEndpoints = quoted(`${spn} has no endpoints`)
+  const noLocal = quoted(`${spn} has no local endpoints`)
+  const filterVerdict = (v: ServicePortModel['internal']): { comment: Match; target: Target } | null =>
+    v.action === 'reject' ? { comment: noEndpoints, target: REJECT } : v.action === 'drop' ? { comment: noLocal, target: DROP } : null
+  const internalFilter = filterVerdict(internal)
+  const externalFilter = external ? filterVerdict(external.policy) : null
+
+  // N1 / F1: the cluster IP.
+  const clusterIPComment = quoted(`${spn} cluster IP`)
+  const clusterIPMatch: Match[] = [clusterIPComment, proto, dst(sp.clusterIP), port]
+  if (internalFilter) {
+    s.filterRules.push({ chain: CHAINS.services, matches: [internalFilter.comment, proto, dst(sp.clusterIP), port], target: internalFilter.target })
+  } else {
+    s.natRules.push({ chain: CHAINS.services, matches: clusterIPMatch, target: jump(internalChain) })
+  }
+
+  // N2 / F2: external IPs.
+  if (sp.externalIPs.length > 0) {
+    const comment = quoted(`${spn} external IP`)
+    for (const ip of sp.externalIPs) {
+      if (hasEndpoints) s.natRules.push({ chain: CHAINS.services, matches: [comment, proto, dst(ip), port], target: jump(chains.ext) })
+      if (externalFilter) {
+        s.filterRules.push({ chain: CHAINS.externalServices, matches: [externalFilter.comment, proto, dst(ip), port], target: externalFilter.target })
+      }
+    }
+  }
+
+  // N3 / F3 / F4: LoadBalancer VIPs (ipMode Proxy and hostname-only ingress are already gone).
+  if (sp.loadBalancerVIPs.length > 0) {
+    const comment = quoted(`${spn} loadbalancer IP`)
+    const notAccepted = quoted(`${spn} traffic not accepted by ${chains.fw}`)
+    for (const ip of sp.loadBalancerVIPs) {
+      if (hasEndpoints) s.natRules.push({ chain: CHAINS.services, matches: [comment, proto, dst(ip), port], target: jump(lbTarget) })
+      if (usesFW) s.filterRules.push({ chain: CHAINS.proxyFirewall, matches: [notAccepted, proto, dst(ip), port], target: DROP })
+    }
+    if (externalFilter) {
+      for (const ip of sp.loadBalancerVIPs) {
+        s.filterRules.push({ chain: CHAINS.externalServices, matches: [externalFilter.comment, proto, dst(ip), port], target: externalFilter.target })
+      }
+    }
+  }
+
+  // N5 / F5: the NodePort. Source ranges never apply to it: it jumps to EXT, not FW.
+  if (sp.nodePort !== 0) {
+    const np = dport(sp.nodePort)
+    if (hasEndpoints) {
+      const comment = bare(spn)
+      if (ctx.localhostNodePorts && ctx.options.nfacct) {
+        s.natRules.push({
+          chain: CHAINS.nodePorts,
+          matches: [comment, proto, dst('127.0.0.0/8'), np, { kind: 'nfacct', name: NFACCT.localhostNodePorts }],
+          target: jump(chains.ext),
+        })
+      }
+      s.natRules.push({ chain: CHAINS.nodePorts, matches: [comment, proto, np], target: jump(chains.ext) })
+    }
+    if (externalFilter) {
+      s.filterRules.push({ chain: CHAINS.externalServices, matches: [externalFilter.comment, DST_LOCAL, proto, np], target: externalFilter.target })
+    }
+  }
+
+  // F6: the health-check node port is accepted whether or not there are endpoints.
+  if (sp.healthCheckNodePort !== 0) {
+    s.filterRules.push({
+      chain: CHAINS.nodePorts,
+      matches: [quoted(`${spn} health check node port`), PROTOCOL.tcp, dport(sp.healthCheckNodePort)],
+      target: ACCEPT,
+    })
+  }
+
+  // N7: masquerade off-cluster traffic to the cluster IP (it may be routed here from outside).
+  if (!internalFilter) {
+    if (ctx.masqueradeAll) s.natRules.push({ chain: internalChain, matches: clusterIPMatch, target: TO_MARK_MASQ })
+    else if (ctx.detector) s.natRules.push({ chain: internalChain, matches: [...clusterIPMatch, ctx.detector.ifNotLocal], target: TO_MARK_MASQ })
+  }
+
+  // N8: the EXT chain.
+  if (usesEXT && external) {
+    s.natChains.push(chains.ext)
+    if (external.masquerade) {
+      s.natRules.push({ chain: chains.ext, matches: [quoted(`masquerade traffic for ${spn} external destinations`)], target: TO_MARK_MASQ })
+    } else {
+      // eTP Local: pod and node traffic is treated as if it had hairpinned through the LB.
+      if (external.shortCircuitLocalPods && ctx.detector) {
+        s.natRules.push({ chain: chains.ext, matches: [quoted(`pod traffic for ${spn} external destinations`), ctx.detector.ifLocal], target: jump(chains.svc) })
+      }
+      if (external.shortCircuitHost) {
+        s.natRules.push({ chain: chains.ext, matches: [quoted(`masquerade LOCAL traffic for ${spn} external destinations`), SRC_LOCAL], target: TO_MARK_MASQ })
+        s.natRules.push({ chain: chains.ext, matches: [quoted(`route LOCAL traffic for ${spn} external destinations`), SRC_LOCAL], target: jump(chains.svc) })
+      }
+    }
+    if (external.policy.action === 'forward') {
+      s.natRules.push({ chain: chains.ext, matches: [], target: jump(external.policy.to === 'local' ? chains.svl : chains.svc) })
+    }
+  }
+
+  // N9: the FW chain for loadBalancerSourceRanges; what falls through is dropped in filter (F3).
+  if (usesFW) {
+    s.natChains.push(chains.fw)
+    const comment = quoted(`${spn} loadbalancer IP`)
+    for (const cidr of sp.firewall.sourceRanges) s.natRules.push({ chain: chains.fw, matches: [comment, src(cidr)], target: jump(chains.ext) })
+    // A VIP bound locally makes node → VIP traffic arrive with the VIP as source.
+    if (sp.firewall.allowLoadBalancerVIPsAsSource) {
+      for (const ip of sp.loadBalancerVIPs) s.natRules.push({ chain: chains.fw, matches: [comment, src(ip)], target: jump(chains.ext) })
+    }
+    s.natRules.push({ chain: chains.fw, matches: [quoted(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`)], target: null })
+  }
+
+  // N10 / N11 / N12: policy chains and endpoint chains.
+  const byKey = new Map<string, EndpointModel>()
+  for (const e of sp.endpoints) byKey.set(e.key, e)
+  const sepNames = new Map<string, string>()
+  for (const key of sp.reachableEndpoints) sepNames.set(key, endpointChain(spn, sp.protocolLower, key))
+  const sepOf = (key: string): string => sepNames.get(key) ?? endpointChain(spn, sp.protocolLower, key)
+
+  if (usesSVC) {
+    s.natChains.push(chains.svc)
+    writeEndpointRules(ctx, sp, chains.svc, clusterEndpoints, sepOf, s.natRules)
+  }
+  if (usesSVL) {
+    s.natChains.push(chains.svl)
+    writeEndpointRules(ctx, sp, chains.svl, localEndpoints, sepOf, s.natRules)
+  }
+  const sepComment = ctx.largeCluster ? null : bare(spn)
+  const affinity = sp.sessionAffinity.kind === 'ClientIP'
+  for (const key of sp.reachableEndpoints) {
+    const ep = byKey.get(key)
+    if (!ep) throw new KproxcError('INTERNAL', `${sp.key}: reachable endpoint ${key} is not among its endpoints`)
+    const sep = sepOf(key)
+    s.natChains.push(sep)
+    // Hairpin: a pod reaching itself through the service must not see its own address as source.
+    s.natRules.push({ chain: sep, matches: sepComment ? [sepComment, src(ep.ip)] : [src(ep.ip)], target: TO_MARK_MASQ })
+    const m: Match[] = sepComment ? [sepComment] : []
+    if (affinity) m.push({ kind: 'recentSet', name: sep })
+    m.push(proto)
+    s.natRules.push({ chain: sep, matches: m, target: { kind: 'dnat', destination: key } })
+  }
+}
+
+/** Affinity then probability rules of one SVC/SVL chain (writeServiceToEndpointRules). */
+function writeEndpointRules(
+  ctx: FamilyContext,
+  sp: ServicePortModel,
+  chain: string,
+  endpoints: readonly string[],
+  sepOf: (key: string) => string,
+  out: Rule[],
+): void {
+  const comments = ctx.largeCluster ? null : endpoints.map((key) => quoted(`${sp.displayName} -> ${key}`))
+  if (sp.sessionAffinity.kind === 'ClientIP') {
+    const seconds = sp.sessionAffinity.timeoutSeconds
+    endpoints.forEach((key, i) => {
+      const sep = sepOf(key)
+      const check: Match = { kind: 'recentCheck', name: sep, seconds }
+      out.push({ chain, matches: comments ? [comments[i] as Match, check] : [check], target: jump(sep) })
+    })
+  }
+  const n = endpoints.length
+  endpoints.forEach((key, i) => {
+    const m: Match[] = comments ? [comments[i] as Match] : []
+    if (i < n - 1) m.push({ kind: 'statistic', probability: probability(n - i) })
+    out.push({ chain, matches: m, target: jump(sepOf(key)) })
+  })
+}
+
+/** The KUBE-SERVICES → KUBE-NODEPORTS tail rule(s); always last in nat KUBE-SERVICES. */
+function appendNodePortsTail(ctx: FamilyContext, out: Rule[]): void {
+  const npa = ctx.fam.nodePortAddresses
+  if (npa.matchAll) {
+    const m: Match[] = [NODEPORTS_TAIL_COMMENT, DST_LOCAL]
+    // Localhost NodePorts never work on IPv6, and on IPv4 only with route_localnet set.
+    if (ctx.family === 'IPv6') m.push(dst('::1/128', true))
+    else if (!ctx.localhostNodePorts) m.push(dst('127.0.0.0/8', true))
+    out.push({ chain: CHAINS.services, matches: m, target: jump(CHAINS.nodePorts) })
+    return
+  }
+  const seen = new Set<string>()
+  for (const ip of npa.addresses) {
+    if (seen.has(ip)) continue
+    seen.add(ip)
+    if (isLoopbackText(ip) && (ctx.family === 'IPv6' || !ctx.localhostNodePorts)) continue
+    out.push({ chain: CHAINS.services, matches: [NODEPORTS_TAIL_COMMENT, dst(ip)], target: jump(CHAINS.nodePorts) })
+  }
+}
+
+function isLoopbackText(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.')
+}
+
+/** KUBE-FORWARD: the last filter rules. */
+function appendForward(ctx: FamilyContext, out: Rule[], tcpBeLiberal: boolean): void {
+  // With nf_conntrack_tcp_be_liberal set, INVALID packets are harmless and kube-proxy stops dropping them.
+  if (!tcpBeLiberal) {
+    const m: Match[] = [{ kind: 'conntrack', states: ['INVALID'], negate: false }]
+    if (ctx.options.nfacct) m.push({ kind: 'nfacct', name: NFACCT.invalidDropped })
+    out.push({ chain: CHAINS.forward, matches: m, target: DROP })
+  }
+  out.push({ chain: CHAINS.forward, matches: [quoted('kubernetes forwarding rules'), { kind: 'mark', mark: ctx.mark, negate: false }], target: ACCEPT })
+  out.push({
+    chain: CHAINS.forward,
+    matches: [quoted('kubernetes forwarding conntrack rule'), { kind: 'conntrack', states: ['RELATED', 'ESTABLISHED'], negate: false }],
+    target: ACCEPT,
+  })
+}
+
+const NEW: Match = { kind: 'conntrack', states: ['NEW'], negate: false }
+
+/**
+ * The jumps kube-proxy inserts with `iptables -I <chain> 1` on each full sync (iptablesJumpChains in
+ * proxier.go), listed in the order a fresh node's iptables-save shows them: each insert lands first,
+ * so the table's last entry ends up on top. KUBE-FIREWALL is declared here when kube-proxy's own
+ * text does not, because kube-proxy creates it (empty) before jumping to it.
+ */
+function filterJumps(ctx: FamilyContext): TableSection {
+  const r = (chain: string, matches: Match[], to: string): Rule => ({ chain, matches, target: jump(to) })
+  const externalPortals = [NEW, quoted('kubernetes externally-visible service portals')]
+  const healthCheck = [quoted('kubernetes health check service ports')]
+  const portals = [NEW, quoted('kubernetes service portals')]
+  const forwarding = [quoted('kubernetes forwarding rules')]
+  const lbFirewall = [NEW, quoted('kubernetes load balancer firewall')]
+  return {
+    chains: ctx.localhostNodePorts ? [] : [CHAINS.firewall],
+    rules: [
+      r('INPUT', [], CHAINS.firewall),
+      r('INPUT', lbFirewall, CHAINS.proxyFirewall),
+      r('INPUT', healthCheck, CHAINS.nodePorts),
+      r('INPUT', externalPortals, CHAINS.externalServices),
+      r('FORWARD', lbFirewall, CHAINS.proxyFirewall),
+      r('FORWARD', forwarding, CHAINS.forward),
+      r('FORWARD', portals, CHAINS.services),
+      r('FORWARD', externalPortals, CHAINS.externalServices),
+      r('OUTPUT', [], CHAINS.firewall),
+      r('OUTPUT', lbFirewall, CHAINS.proxyFirewall),
+      r('OUTPUT', portals, CHAINS.services),
+    ],
+  }
+}
+
+function natJumps(): TableSection {
+  const portals = [quoted('kubernetes service portals')]
+  return {
+    chains: [],
+    rules: [
+      { chain: 'PREROUTING', matches: portals, target: jump(CHAINS.services) },
+      { chain: 'OUTPUT', matches: portals, target: jump(CHAINS.services) },
+      { chain: 'POSTROUTING', matches: [quoted('kubernetes postrouting rules')], target: jump(CHAINS.postrouting) },
+    ],
+  }
+}

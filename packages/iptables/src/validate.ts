@@ -1,0 +1,73 @@
+/**
+ * Checks every model value that becomes an iptables word outside a comment. The core validates its
+ * input, but the compiler also accepts hand-built models; a stray space or quote in an address would
+ * otherwise change what iptables-restore parses, so bad values stop the compile before any text exists.
+ */
+import { type Family, type FamilyModel, type InputIssue, type ObjectRef, type ProxyModel, joinHostPort, parseCIDR, parseIP } from '@kproxc/core'
+
+/** Kernel interface names (IFNAMSIZ 16) as the core's config schema allows them. */
+const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/
+/** The longest fixed text kube-proxy puts around a ServicePortName in one comment, and xt_comment's limit. */
+const COMMENT_OVERHEAD = 56
+const COMMENT_MAX = 255
+
+const encoder = new TextEncoder()
+
+/** Issues with the values of one family that would reach rule text; empty when all are usable. */
+export function validateFamily(model: ProxyModel, fam: FamilyModel): InputIssue[] {
+  const issues: InputIssue[] = []
+  const family = fam.family
+  const config: ObjectRef = { kind: 'KubeProxyConfiguration', name: 'config' }
+  const bit = model.config.masqueradeBit
+  if (!Number.isInteger(bit) || bit < 0 || bit > 31 || model.config.masqueradeMark !== 2 ** bit) {
+    issues.push({ object: config, path: 'iptables.masqueradeBit', value: bit, message: 'must be an integer in 0..31' })
+  }
+  const d = fam.localDetector
+  if (d.kind === 'cidr' && !isCIDR(d.cidr, family)) issues.push({ object: config, path: 'clusterCIDR', value: d.cidr, message: `is not a canonical ${family} CIDR` })
+  if (d.kind === 'bridgeInterface' && !IFACE.test(d.name)) issues.push({ object: config, path: 'detectLocal.bridgeInterface', value: d.name, message: 'is not a valid interface name' })
+  if (d.kind === 'interfaceNamePrefix' && !IFACE.test(d.prefix)) issues.push({ object: config, path: 'detectLocal.interfaceNamePrefix', value: d.prefix, message: 'is not a valid interface name' })
+  for (const a of fam.nodePortAddresses.addresses) {
+    if (!isIP(a, family)) issues.push({ object: config, path: 'nodePortAddresses', value: a, message: `is not a canonical ${family} address` })
+  }
+
+  for (const sp of fam.servicePorts) {
+    const object: ObjectRef = { kind: 'Service', namespace: sp.namespace, name: sp.name }
+    const at = (field: string) => `${sp.key}: ${field}`
+    const bad = (field: string, value: unknown, message: string) => issues.push({ object, path: at(field), value, message })
+    if (sp.protocolLower !== 'tcp' && sp.protocolLower !== 'udp' && sp.protocolLower !== 'sctp') bad('protocol', sp.protocolLower, 'is not tcp, udp or sctp')
+    if (encoder.encode(sp.displayName).length + COMMENT_OVERHEAD > COMMENT_MAX) {
+      bad('name', sp.displayName, `is too long for an iptables comment (at most ${COMMENT_MAX - COMMENT_OVERHEAD} bytes)`)
+    }
+    if (!isIP(sp.clusterIP, family)) bad('clusterIP', sp.clusterIP, `is not a canonical ${family} address`)
+    if (!isPort(sp.port, 1)) bad('port', sp.port, 'is not a port in 1..65535')
+    if (!isPort(sp.nodePort, 0)) bad('nodePort', sp.nodePort, 'is not a port in 0..65535')
+    if (!isPort(sp.healthCheckNodePort, 0)) bad('healthCheckNodePort', sp.healthCheckNodePort, 'is not a port in 0..65535')
+    sp.externalIPs.forEach((ip, i) => isIP(ip, family) || bad(`externalIPs[${i}]`, ip, `is not a canonical ${family} address`))
+    sp.loadBalancerVIPs.forEach((ip, i) => isIP(ip, family) || bad(`loadBalancerVIPs[${i}]`, ip, `is not a canonical ${family} address`))
+    sp.firewall.sourceRanges.forEach((c, i) => isCIDR(c, family) || bad(`loadBalancerSourceRanges[${i}]`, c, `is not a canonical ${family} CIDR`))
+    if (sp.sessionAffinity.kind === 'ClientIP') {
+      const t = sp.sessionAffinity.timeoutSeconds
+      if (!Number.isInteger(t) || t < 1 || t > 86400) bad('sessionAffinityConfig.clientIP.timeoutSeconds', t, 'is not in 1..86400')
+    }
+    sp.endpoints.forEach((e, i) => {
+      if (!isIP(e.ip, family)) bad(`endpoints[${i}].ip`, e.ip, `is not a canonical ${family} address`)
+      else if (!isPort(e.port, 1)) bad(`endpoints[${i}].port`, e.port, 'is not a port in 1..65535')
+      else if (e.key !== joinHostPort(e.ip, e.port)) bad(`endpoints[${i}].key`, e.key, `is not ${joinHostPort(e.ip, e.port)}`)
+    })
+  }
+  return issues
+}
+
+function isIP(text: string, family: Family): boolean {
+  const p = parseIP(text)
+  return !('error' in p) && p.family === family && p.text === text
+}
+
+function isCIDR(text: string, family: Family): boolean {
+  const p = parseCIDR(text)
+  return !('error' in p) && p.family === family && p.text === text
+}
+
+function isPort(n: number, min: number): boolean {
+  return Number.isInteger(n) && n >= min && n <= 65535
+}
