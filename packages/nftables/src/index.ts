@@ -1,12 +1,51 @@
-import { type Backend, KproxcError } from '@kproxc/core'
+import { type Backend, type EmitRequest, KproxcError, type OutputFile, type ProxyModel } from '@kproxc/core'
+import { compile } from './compile.js'
+import { renderJSON } from './render-json.js'
+import { renderText } from './render-text.js'
 
-/** The nftables backend: not implemented yet (its issue is open), so it refuses plainly. */
+export { compile, serviceCIDRsOf, type CompileOptions } from './compile.js'
+export { checkRuleset } from './check.js'
+export { renderJSON, toNftDocument } from './render-json.js'
+export { renderText, printVerdict } from './render-text.js'
+export * from './ir.js'
+export * from './schema.js'
+export * as names from './names.js'
+
+/** Output formats; JSON (what `nft -j -f` loads) is the default. */
+export const FORMATS = ['json', 'text'] as const
+export type Format = (typeof FORMATS)[number]
+
+/** The file name each format is written to. */
+export const FILE_NAMES: Record<Format, string> = { json: 'nftables.json', text: 'nftables.nft' }
+
+/** `--service-cidr`: a comma-separated list (like --service-cluster-ip-range), or repeated values. */
+export function parseServiceCIDROption(value: unknown): string[] {
+  if (value === undefined || value === false || value === true || value === '') return []
+  const items = Array.isArray(value) ? value : [value]
+  return items.flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter((s) => s !== '')
+}
+
+/** Compiles and renders one family of the model in one format. */
+export function emitNftables(model: ProxyModel, request: EmitRequest): OutputFile[] {
+  if (!(FORMATS as readonly string[]).includes(request.format)) {
+    throw new KproxcError('USAGE', `unknown nftables format ${request.format} (choose ${FORMATS.join(', ')})`)
+  }
+  const format = request.format as Format
+  const ruleset = compile(model, { family: request.family, serviceCIDRs: parseServiceCIDROption(request.options.serviceCidr) })
+  return [{ name: FILE_NAMES[format], content: format === 'json' ? renderJSON(ruleset) : renderText(ruleset) }]
+}
+
+/** The nftables backend: kube-proxy's nftables-mode ruleset as libnftables JSON or nft text. */
 export const backend: Backend = {
   mode: 'nftables',
-  formats: ['text'],
+  formats: FORMATS,
   multiFile: false,
-  options: [],
-  emit() {
-    throw new KproxcError('UNSUPPORTED', '--mode nftables is not implemented yet')
-  },
+  options: [
+    {
+      flags: '--service-cidr <cidrs>',
+      description: 'the cluster\'s ServiceCIDRs, comma-separated (like --service-cluster-ip-range): traffic to unallocated cluster IPs in them is dropped',
+      key: 'serviceCidr',
+    },
+  ],
+  emit: emitNftables,
 }

@@ -68,12 +68,10 @@ export function str(check?: Check<string>) {
   return check ? base.superRefine((v, ctx) => addIf(ctx, check(v))) : base
 }
 
-/** An integer within lo..hi. */
+/** An integer within lo..hi (zod's own checks: far cheaper than a refinement per value). */
 export function int(lo: number, hi: number) {
-  return z.number({ error: typeError('an integer') }).superRefine((v, ctx) => {
-    if (!Number.isFinite(v) || !Number.isInteger(v)) addIf(ctx, 'is not an integer')
-    else if (v < lo || v > hi) addIf(ctx, `is not in ${lo}..${hi}`)
-  })
+  const range = { error: `is not in ${lo}..${hi}` }
+  return z.number({ error: typeError('an integer') }).int({ error: 'is not an integer' }).min(lo, range).max(hi, range)
 }
 
 export function bool() {
@@ -90,8 +88,8 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 /** A list of items with a maximum length. */
 export function list<T extends z.ZodType>(item: T, max = Number.MAX_SAFE_INTEGER) {
-  return z.array(item, { error: typeError('a list') }).superRefine((v, ctx) => {
-    if (v.length > max) addIf(ctx, `has ${v.length} entries, more than ${max}`)
+  return z.array(item, { error: typeError('a list') }).max(max, {
+    error: (iss: { input?: unknown }) => `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} entries, more than ${max}`,
   })
 }
 
