@@ -107,7 +107,7 @@ describe('model properties', () => {
             const before = store.model
             const { model, changed } = store.apply(batch)
             const scratch = buildModel(
-              { ...start.objects, services: Object.values(store.state.services), endpointSlices: Object.values(store.state.slices), nodes: Object.values(store.state.nodes) },
+              store.objects(),
               opts,
             )
             expect(stableJSON(model)).toBe(stableJSON(scratch))
