@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander'
 import { KproxcError, formatIssue } from '@kproxc/core'
 import { CheckMismatch, compileCommand } from './commands/compile.js'
 import { modelCommand } from './commands/model.js'
+import { applyCommand } from './commands/apply.js'
+import { statsCommand } from './commands/stats.js'
 import { EXIT, type IO, processIO } from './io.js'
 
 const VERSION = '0.1.0'
@@ -14,6 +16,8 @@ export function program(io: IO): Command {
     .showHelpAfterError(false)
   root.addCommand(modelCommand(io))
   root.addCommand(compileCommand(io))
+  root.addCommand(applyCommand(io))
+  root.addCommand(statsCommand(io))
   return root
 }
 

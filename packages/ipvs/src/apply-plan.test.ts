@@ -1,0 +1,95 @@
+import fc from 'fast-check'
+import { buildModel } from '@kproxc/core'
+import { describe, expect, it } from 'vitest'
+import { arbCluster } from '../../../test/arbitraries.js'
+import { scenarioModel } from '../../../test/apply-scenario.js'
+import { parseDeviceAddresses, parseIpsetSave, planAddresses, planIpsets, planIpvsadm, planSysctls } from './apply-plan.js'
+import { compileIpvs } from './compile.js'
+import { loadIpvsadmRules } from './load-ipvsadm.js'
+import { renderIpset } from './render-ipset.js'
+import { renderIpvsadm } from './render-ipvsadm.js'
+
+const ir = (state: 'A' | 'B') => compileIpvs(scenarioModel(state, 'ipvs'), { family: 'IPv4' })
+
+describe('planIpvsadm', () => {
+  it('adds everything to an empty table and nothing to a table that already matches', () => {
+    const a = ir('A')
+    const fresh = planIpvsadm(a, { timeouts: null, services: [] })
+    expect(fresh.before.join('\n') + '\n').toBe(renderIpvsadm(a))
+    expect(fresh.after).toEqual([])
+    const same = planIpvsadm(a, loadIpvsadmRules(renderIpvsadm(a)))
+    expect([...same.before, ...same.after]).toEqual([])
+  })
+
+  it('edits, deletes real servers of kept services before, and stale services after the rules move', () => {
+    const current = loadIpvsadmRules(renderIpvsadm(ir('A')).replace('-A -t 10.96.0.10:80 -s rr', '-A -t 10.96.0.10:80 -s wlc') +
+      '-A -t 10.96.0.10:81 -s sh\n-a -t 10.96.0.10:81 -r 10.244.1.5:8080 -m -w 0\n-a -t 10.96.0.10:81 -r 10.244.9.9:8080 -g -w 1\n' +
+      '-A -t [fd00::1]:80 -s rr\n')
+    const plan = planIpvsadm(ir('B'), current)
+    expect(plan.before).toContain('-E -t 10.96.0.10:81 -s rr')
+    expect(plan.before).toContain('-e -t 10.96.0.10:81 -r 10.244.1.5:8080 -m -w 1')
+    expect(plan.before).toContain('-d -t 10.96.0.10:81 -r 10.244.9.9:8080')
+    expect(plan.before).toContain('-d -u 10.96.0.53:53 -r 10.244.2.5:5353')
+    expect(plan.after).toContain('-D -t 10.96.0.10:80')
+    expect(plan.after).toContain('-D -t 10.96.0.99:80')
+    // The other family's virtual servers are another run's business.
+    expect(plan.after.join('\n')).not.toContain('fd00::1')
+    expect([...plan.before, ...plan.after].some((l) => l.startsWith('-C'))).toBe(false)
+  })
+
+  it('leaves virtual servers inside ipvs.excludeCIDRs alone', () => {
+    const current = loadIpvsadmRules('-A -t 10.200.0.1:80 -s rr\n-A -t 10.201.0.1:80 -s rr\n')
+    expect(planIpvsadm(ir('B'), current, ['10.200.0.0/16']).after).toEqual(['-D -t 10.201.0.1:80'])
+  })
+
+  it('property: replanning against what the plan produced is empty', () => {
+    fc.assert(
+      fc.property(arbCluster({ maxServices: 5 }), (c) => {
+        const model = buildModel(c.objects, { mode: 'ipvs', nodeName: c.nodeName, families: ['IPv4'] })
+        const x = compileIpvs(model, { family: 'IPv4' })
+        const again = planIpvsadm(x, loadIpvsadmRules(renderIpvsadm(x).replace(/^--set.*\n/m, '')))
+        expect(again.after).toEqual([])
+        expect(again.before.filter((l) => !l.startsWith('--set'))).toEqual([])
+      }),
+      { numRuns: 40, seed: 8 },
+    )
+  })
+})
+
+describe('planIpsets', () => {
+  const save = (text: string) => parseIpsetSave(text)
+  it('creates missing sets, leaves equal ones alone (ipset prints /32 nets bare), swaps changed ones through a temporary set', () => {
+    const a = ir('A')
+    const fresh = planIpsets(a.ipsets, new Map(), 'IPv4')
+    expect(fresh.created).toHaveLength(17)
+    expect(fresh.restore).not.toMatch(/swap/)
+    // What ipset save prints after a load of the full file.
+    const printed = renderIpset(a).split('\n').filter((l) => !l.startsWith('flush')).map((l) => l.replace(/ -exist$/, '')).join('\n')
+    expect(planIpsets(a.ipsets, save(printed), 'IPv4').restore).toBe('')
+    const b = planIpsets(ir('B').ipsets, save(printed), 'IPv4')
+    expect(b.swapped).toContain('KUBE-CLUSTER-IP')
+    expect(b.restore).toMatch(/^create KPROXC-TMP-4-1 hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\nflush KPROXC-TMP-4-1\n(add KPROXC-TMP-4-1 .*\n)+swap KPROXC-TMP-4-1 KUBE-CLUSTER-IP\ndestroy KPROXC-TMP-4-1\n/m)
+    expect(b.restore).not.toMatch(/^add KUBE-CLUSTER-IP/m)
+  })
+})
+
+describe('addresses and sysctls', () => {
+  it('adds with replace, removes only unwanted addresses of this family', () => {
+    const text = '7: kube-ipvs0    inet 10.96.0.99/32 scope global kube-ipvs0\\       valid_lft forever\n7: kube-ipvs0    inet6 fd00::99/128 scope global \\       valid_lft forever\n7: kube-ipvs0    inet 10.96.0.10/32 scope global kube-ipvs0\n'
+    const current = parseDeviceAddresses(text, 'IPv4')
+    expect(current).toEqual(['10.96.0.99', '10.96.0.10'])
+    expect(parseDeviceAddresses(text, 'IPv6')).toEqual(['fd00::99'])
+    expect(planAddresses(['10.96.0.10', '10.96.0.53'], current)).toEqual({
+      add: ['addr replace 10.96.0.53/32 dev kube-ipvs0'],
+      remove: ['addr del 10.96.0.99/32 dev kube-ipvs0'],
+    })
+  })
+
+  it('sets only the sysctls that differ', () => {
+    const s = ir('A').sysctls
+    const current = new Map(s.map((x) => [x.key, String(x.value)]))
+    expect(planSysctls(s, current)).toEqual([])
+    current.set('net/ipv4/vs/conntrack', '0')
+    expect(planSysctls(s, current)).toEqual(['net.ipv4.vs.conntrack=1'])
+  })
+})

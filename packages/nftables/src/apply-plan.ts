@@ -1,0 +1,88 @@
+/**
+ * The pure half of applying nftables mode: the compiled rulesets of every family joined into one
+ * `nft -j -f` transaction. Each ruleset already replaces its `kube-proxy` table whole (add, delete,
+ * add: kube-proxy's first full sync), so one transaction swaps every family's table atomically and
+ * never names another table. apply.ts runs it.
+ */
+import type { Ruleset } from './ir.js'
+import { renderJSON } from './render-json.js'
+
+/** One transaction for all families. */
+export interface NftPlan {
+  /** libnftables JSON for `nft -j -f -`. */
+  payload: string
+  /** `ip kube-proxy`, `ip6 kube-proxy`. */
+  tables: readonly string[]
+  counts: { chains: number; rules: number; sets: number; elements: number }
+}
+
+const HEAD = '{"nftables":[\n'
+const TAIL = '\n]}\n'
+
+/** Joins the families' documents (their command lists concatenated, in family order). */
+export function planTransaction(rulesets: readonly Ruleset[]): NftPlan {
+  const bodies: string[] = []
+  const counts = { chains: 0, rules: 0, sets: 0, elements: 0 }
+  for (const rs of rulesets) {
+    const doc = renderJSON(rs)
+    if (!doc.startsWith(HEAD) || !doc.endsWith(TAIL)) throw new Error('renderJSON changed its envelope')
+    bodies.push(doc.slice(HEAD.length, doc.length - TAIL.length))
+    for (const op of rs.ops) {
+      if (op.kind === 'addRule') counts.rules++
+      else if (op.kind === 'addSet') counts.sets++
+      else if (op.kind === 'addElement') counts.elements++
+    }
+  }
+  // A full sync adds each base chain twice (re-created, then specified); count distinct chains.
+  counts.chains = new Set(rulesets.flatMap((rs) => rs.ops.flatMap((o) => (o.kind === 'addChain' ? [`${rs.family} ${o.name}`] : [])))).size
+  return {
+    payload: `${HEAD}${bodies.filter((b) => b !== '').join(',\n')}${TAIL}`,
+    tables: rulesets.map((rs) => `${rs.family} ${rs.table}`),
+    counts,
+  }
+}
+
+type Json = unknown
+
+/** Every rule's expression list in a JSON document: `add` commands of a payload, or `nft -j list` output. */
+function ruleExprs(doc: Json): Json[][] {
+  const out: Json[][] = []
+  const list = (doc as { nftables?: Json[] } | null)?.nftables
+  if (!Array.isArray(list)) return out
+  for (const item of list) {
+    const o = item as Record<string, Json>
+    const rule = ((o.add as Record<string, Json> | undefined)?.rule ?? o.rule) as { expr?: Json[] } | undefined
+    if (rule && Array.isArray(rule.expr)) out.push(rule.expr)
+  }
+  return out
+}
+
+/**
+ * Endpoints (`ip:port`, IPv6 bracketed) that UDP rules DNAT to: `meta l4proto udp` with either a
+ * plain `dnat to IP:PORT` (endpoint chains) or the `numgen … map { N : IP . PORT }` form of the
+ * service chains. Read from the rules, not the chain names, which kube-proxy truncates.
+ */
+export function udpDnatTargets(doc: Json): Set<string> {
+  const out = new Set<string>()
+  const join = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`)
+  const collect = (x: Json, into: string[], depth: number): void => {
+    if (depth > 12 || x === null || typeof x !== 'object') return
+    const o = x as Record<string, Json>
+    if (typeof o.addr === 'string' && typeof o.port === 'number') into.push(join(o.addr, o.port))
+    const c = o.concat
+    if (Array.isArray(c) && c.length === 2 && typeof c[0] === 'string' && typeof c[1] === 'number') into.push(join(c[0], c[1]))
+    for (const v of Array.isArray(x) ? x : Object.values(o)) collect(v, into, depth + 1)
+  }
+  for (const expr of ruleExprs(doc)) {
+    let udp = false
+    const targets: string[] = []
+    for (const e of expr) {
+      const s = e as Record<string, Record<string, Json>>
+      const m = s.match
+      if (m && JSON.stringify(m.left) === '{"meta":{"key":"l4proto"}}' && m.right === 'udp' && m.op === '==') udp = true
+      if (s.dnat) collect(s.dnat, targets, 0)
+    }
+    if (udp) for (const t of targets) out.add(t)
+  }
+  return out
+}
