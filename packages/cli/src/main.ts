@@ -4,6 +4,8 @@ import { CheckMismatch, compileCommand } from './commands/compile.js'
 import { modelCommand } from './commands/model.js'
 import { applyCommand } from './commands/apply.js'
 import { statsCommand } from './commands/stats.js'
+import { traceCommand } from './commands/trace.js'
+import { compareCommand } from './commands/compare.js'
 import { EXIT, type IO, processIO } from './io.js'
 
 const VERSION = '0.1.0'
@@ -18,6 +20,8 @@ export function program(io: IO): Command {
   root.addCommand(compileCommand(io))
   root.addCommand(applyCommand(io))
   root.addCommand(statsCommand(io))
+  root.addCommand(traceCommand(io))
+  root.addCommand(compareCommand(io))
   return root
 }
 

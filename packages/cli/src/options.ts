@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander'
 import { type ConfigObject, type Family, type InputSource, KproxcError, type ModelOptions, type ProxyMode, configRules, configSchema, formatPath } from '@kproxc/core'
 import { readSources } from '@kproxc/core/files'
+import { BACKENDS } from './backends.js'
 import type { IO } from './io.js'
 
 /** Options shared by every command that builds a model. */
@@ -33,6 +34,22 @@ export function addModelOptions(cmd: Command): Command {
     .option('--masquerade-all', "overrides the mode's masqueradeAll with true")
     .option('--nodeport-addresses <cidrs...>', 'overrides nodePortAddresses (CIDRs, or primary)')
     .option('--bind-address <ip>', 'overrides bindAddress (a non-zero address sets the primary node IP)')
+}
+
+/** Adds every backend's own options (each declared once, even when several backends share it). */
+export function addBackendOptions(cmd: Command): Command {
+  const seen = new Set<string>()
+  for (const backend of Object.values(BACKENDS)) {
+    for (const opt of backend.options) {
+      if (seen.has(opt.flags)) continue
+      seen.add(opt.flags)
+      const o = new Option(opt.flags, `${opt.description} (${backend.mode})`)
+      if (opt.choices) o.choices(opt.choices)
+      if (opt.default !== undefined) o.default(opt.default)
+      cmd.addOption(o)
+    }
+  }
+  return cmd
 }
 
 /** Parses --ip-family. */

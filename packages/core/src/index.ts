@@ -14,6 +14,8 @@ export { serviceRules, serviceSchema, PROTOCOLS, SERVICE_TYPES, type ServiceObje
 export { endpointSliceRules, endpointSliceSchema, type EndpointSliceObject } from './schema/endpoint-slice.js'
 export { nodeRules, nodeSchema, type NodeObject } from './schema/node.js'
 export { configRules, configSchema, durationSeconds, PROXY_MODES, DETECT_LOCAL_MODES, type ConfigObject } from './schema/config.js'
+export * from './trace.js'
+export * from './mode-differences.js'
 
 import { type InputSource, loadObjects } from './load.js'
 import type { ProxyModel } from './model.js'

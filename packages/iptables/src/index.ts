@@ -15,6 +15,7 @@ export { CHAINS, CHAIN_PREFIX, MAX_CHAIN_NAME, NFACCT, endpointChain, formatMark
 export { probability, formatFixed10 } from './probability.js'
 export { sortLikeUpstream } from './upstream-order.js'
 export type { IptProtocol, Match, Rule, Ruleset, Table, TableSection, Target } from './ir.js'
+export * from './trace.js'
 
 /** The file name the CLI and the golden fixtures use. */
 export const OUTPUT_FILE = 'iptables.rules'

@@ -17,6 +17,7 @@ export { renderIpset } from './render-ipset.js'
 export { renderIptables } from './render-iptables.js'
 export { renderAddresses, renderSysctl } from './render-node.js'
 export { loadIpvsadmRules, type IpvsadmService, type IpvsadmRules } from './load-ipvsadm.js'
+export { traceIpvs, loadIpvsDump, loadIpsetText, ipsetLookup, findVirtualServer, IPVS_DEFAULT_JUMPS, type IpvsDump, type LoadedIpset } from './trace.js'
 
 /** The five files of one family, in a fixed order. */
 export function renderIpvsFiles(ir: IpvsRuleset): OutputFile[] {

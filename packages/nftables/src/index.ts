@@ -10,6 +10,7 @@ export { renderText, printVerdict } from './render-text.js'
 export * from './ir.js'
 export * from './schema.js'
 export * as names from './names.js'
+export { traceNftables, loadNftRuleset, loadNftJSON, loadNftText, kubeProxyTable } from './trace.js'
 
 /** Output formats; JSON (what `nft -j -f` loads) is the default. */
 export const FORMATS = ['json', 'text'] as const

@@ -5,7 +5,7 @@ import { applyIptables } from '@kproxc/iptables/apply'
 import { applyIpvs } from '@kproxc/ipvs/apply'
 import { applyNftables } from '@kproxc/nftables/apply'
 import type { IO } from '../io.js'
-import { type ModelFlags, addModelOptions, familyFlag } from '../options.js'
+import { type ModelFlags, addBackendOptions, addModelOptions, familyFlag } from '../options.js'
 import { BACKENDS } from '../backends.js'
 import { loadModel } from './model.js'
 
@@ -56,17 +56,7 @@ export function applyCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     .option('--dry-run', 'print the exact commands and payloads (reads still run, so the plan is exact) and change nothing')
     .option('--conntrack', 'after the update, delete conntrack entries of UDP endpoints it removed (those the kernel DNATs to now and the new ruleset does not)')
   addModelOptions(cmd)
-  const seen = new Set<string>()
-  for (const backend of Object.values(BACKENDS)) {
-    for (const opt of backend.options) {
-      if (seen.has(opt.flags)) continue
-      seen.add(opt.flags)
-      const o = new Option(opt.flags, `${opt.description} (${backend.mode})`)
-      if (opt.choices) o.choices(opt.choices)
-      if (opt.default !== undefined) o.default(opt.default)
-      cmd.addOption(o)
-    }
-  }
+  addBackendOptions(cmd)
   cmd.action(async (files: string[], flags: ApplyFlags) => {
     const mode = flags.mode as ProxyMode
     const backend = BACKENDS[mode]

@@ -4,7 +4,7 @@ import { createTwoFilesPatch } from 'diff'
 import { Command, Option } from 'commander'
 import { type Backend, KproxcError, type OutputFile, type ProxyMode } from '@kproxc/core'
 import type { IO } from '../io.js'
-import { type ModelFlags, addModelOptions } from '../options.js'
+import { type ModelFlags, addBackendOptions, addModelOptions } from '../options.js'
 import { BACKENDS } from '../backends.js'
 import { loadModel } from './model.js'
 
@@ -25,17 +25,7 @@ export function compileCommand(io: IO): Command {
     .option('-o, --output <path>', 'write to this file (a directory for multi-file modes) instead of stdout')
     .option('--check <golden>', 'compare with this file (directory for multi-file modes): exit 0 when equal, else print a unified diff and exit 3')
   addModelOptions(cmd)
-  const seen = new Set<string>()
-  for (const backend of Object.values(BACKENDS)) {
-    for (const opt of backend.options) {
-      if (seen.has(opt.flags)) continue
-      seen.add(opt.flags)
-      const o = new Option(opt.flags, `${opt.description} (${backend.mode})`)
-      if (opt.choices) o.choices(opt.choices)
-      if (opt.default !== undefined) o.default(opt.default)
-      cmd.addOption(o)
-    }
-  }
+  addBackendOptions(cmd)
   cmd.action(async (files: string[], flags: CompileFlags) => {
     const backend = BACKENDS[flags.mode as ProxyMode] as Backend
     const format = flags.format ?? backend.formats[0] ?? ''
