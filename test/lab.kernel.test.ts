@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Lab, kernelSupport, tally } from './lab.js'
 
-const support = kernelSupport(['iptables-restore'])
+const support = kernelSupport(['iptables-restore', 'nft'])
 let lab: Lab | undefined
 
 afterEach(async () => {
@@ -22,6 +22,12 @@ describe.skipIf(!support.ok)('network-namespace lab', () => {
     expect(tally(viaService)).toEqual({ pod1: 3 })
     const nothing = await lab.probe('client', '10.96.0.2', 80, { timeoutMs: 500 })
     expect(nothing[0]?.ok).toBe(false)
+  })
+
+  it('feeds stdin so that tools reopening /dev/stdin (nft -f -) can read it', async () => {
+    lab = await Lab.create({ ipv4: '192.168.50.2' })
+    await lab.execOk('node', ['nft', '-f', '-'], 'add table ip kpx-lab-test\n')
+    expect(await lab.execOk('node', ['nft', 'list', 'tables'])).toContain('kpx-lab-test')
   })
 
   it('routes IPv6 the same way', async () => {

@@ -6,6 +6,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const PEER = fileURLToPath(new URL('./peer.mjs', import.meta.url))
@@ -202,26 +205,42 @@ export class Lab {
   }
 }
 
-/** Runs a command with optional stdin, bounded in time. */
+/**
+ * Runs a command with optional stdin, bounded in time. Stdin comes from a temporary file, not a
+ * pipe: tools such as `nft -f -` reopen /dev/stdin, which fails (ENXIO) on node's socket pipes.
+ */
 export function run(argv: readonly string[], input?: string, timeoutMs = 30_000): Promise<ExecResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+    let fd: number | undefined
+    let dir: string | undefined
+    if (input !== undefined) {
+      dir = mkdtempSync(join(tmpdir(), 'kpx-stdin-'))
+      const path = join(dir, 'stdin')
+      writeFileSync(path, input)
+      fd = openSync(path, 'r')
+    }
+    const cleanup = () => {
+      if (fd !== undefined) closeSync(fd)
+      if (dir) rmSync(dir, { recursive: true, force: true })
+      fd = undefined
+      dir = undefined
+    }
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: [fd ?? 'ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout?.on('data', (d) => (stdout += d))
+    child.stderr?.on('data', (d) => (stderr += d))
     child.on('error', (e) => {
       clearTimeout(timer)
+      cleanup()
       resolve({ code: 127, stdout, stderr: stderr + e.message })
     })
     child.on('close', (code) => {
       clearTimeout(timer)
+      cleanup()
       resolve({ code: code ?? 1, stdout, stderr })
     })
-    // A command that exits without reading stdin must not crash the test run (its exit code tells).
-    child.stdin.on('error', () => {})
-    child.stdin.end(input ?? '')
   })
 }
 
