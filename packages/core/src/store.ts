@@ -332,6 +332,7 @@ function freezeSharded<T>(m: Map<string, Map<string, T>>): Sharded<T> {
 }
 
 function healthCheck(svc: ServiceObject, ports: Partial<Record<Family, ServicePortModel[]>>): HealthCheck | undefined {
+  if (!svc.spec.healthCheckNodePort) return undefined
   const all = Object.values(ports).flat()
   const nodePort = all.find((p) => p.healthCheckNodePort !== 0)?.healthCheckNodePort
   if (!nodePort) return undefined
@@ -399,6 +400,7 @@ function diffPorts(prev: ProxyModel, next: ProxyModel): ChangedPort[] {
 }
 
 function dedupeDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  if (list.length < 2) return list
   const seen = new Set<string>()
   return list.filter((d) => {
     const k = JSON.stringify(d)

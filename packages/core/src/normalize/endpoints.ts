@@ -39,25 +39,27 @@ export function mergeEndpoints(
     if (slice.addressType !== family) continue
     for (const sp of slice.ports ?? []) {
       if ((sp.name ?? '') !== portName || (sp.protocol ?? 'TCP') !== protocol || !sp.port) continue
+      // One shared (frozen) source list per slice: allocating one per endpoint dominated GC at scale.
+      const fromThisSlice = Object.freeze([slice.metadata.name]) as unknown as string[]
       for (const ep of slice.endpoints ?? []) {
         const first = ep.addresses[0]
         if (first === undefined) continue
         const parsed = parseIP(first)
         if ('error' in parsed) continue
-        const c = ep.conditions ?? {}
+        const c = ep.conditions
         const next: EndpointModel = {
           key: joinHostPort(parsed.text, sp.port),
           ip: parsed.text,
           port: sp.port,
           isLocal: ep.nodeName != null && ep.nodeName === nodeName,
-          ready: c.ready ?? true,
-          serving: c.serving ?? true,
-          terminating: c.terminating ?? false,
+          ready: c?.ready ?? true,
+          serving: c?.serving ?? true,
+          terminating: c?.terminating ?? false,
           nodeName: ep.nodeName ?? null,
           zone: ep.zone ?? null,
           zoneHints: hintNames(ep.hints?.forZones),
           nodeHints: hintNames(ep.hints?.forNodes),
-          sourceSlices: [slice.metadata.name],
+          sourceSlices: fromThisSlice,
         }
         const prior = byKey.get(next.key)
         if (!prior) {
