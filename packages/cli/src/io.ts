@@ -3,7 +3,11 @@ export interface IO {
   stdout: (text: string) => void
   stderr: (text: string) => void
   stdin: () => Promise<string>
+  /** stdin as it arrives (long-running commands such as watch); without it, `stdin()` in one piece. */
+  stdinChunks?: () => AsyncIterable<string>
   stdinIsTTY: boolean
+  /** Progress lines go to stderr only when it is a terminal. */
+  stderrIsTTY?: boolean
   env: Readonly<Record<string, string | undefined>>
 }
 
@@ -28,7 +32,12 @@ export function processIO(): IO {
       for await (const c of process.stdin) chunks.push(c as Buffer)
       return Buffer.concat(chunks).toString('utf8')
     },
+    stdinChunks: async function* () {
+      process.stdin.setEncoding('utf8')
+      for await (const c of process.stdin) yield c as string
+    },
     stdinIsTTY: Boolean(process.stdin.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
     env: process.env,
   }
 }

@@ -6,6 +6,8 @@ import { applyCommand } from './commands/apply.js'
 import { statsCommand } from './commands/stats.js'
 import { traceCommand } from './commands/trace.js'
 import { compareCommand } from './commands/compare.js'
+import { diffCommand } from './commands/diff.js'
+import { watchCommand } from './commands/watch.js'
 import { EXIT, type IO, processIO } from './io.js'
 
 const VERSION = '0.1.0'
@@ -22,6 +24,8 @@ export function program(io: IO): Command {
   root.addCommand(statsCommand(io))
   root.addCommand(traceCommand(io))
   root.addCommand(compareCommand(io))
+  root.addCommand(diffCommand(io))
+  root.addCommand(watchCommand(io))
   return root
 }
 

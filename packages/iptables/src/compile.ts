@@ -11,7 +11,7 @@ import type { IptProtocol, Match, Rule, Ruleset, Table, TableSection, Target } f
 import { CHAINS, NFACCT, endpointChain, servicePortChains, servicePortHash } from './names.js'
 import { DEFAULT_OPTIONS, type IptablesOptions } from './options.js'
 import { probability } from './probability.js'
-import { validateFamily } from './validate.js'
+import { validateFamilyLevel, validatePort } from './validate.js'
 
 /** Above this many endpoints kube-proxy drops the comments of SVC/SVL/SEP rules (largeClusterEndpointsThreshold). */
 export const LARGE_CLUSTER_ENDPOINTS = 1000
@@ -66,8 +66,54 @@ function detectorMatches(d: LocalDetector): { ifLocal: Match; ifNotLocal: Match 
   }
 }
 
+/** What one service port contributes to the ruleset, each list in output order. */
+export interface PortFragment {
+  /** Rules in the fixed filter chains (KUBE-SERVICES, KUBE-EXTERNAL-SERVICES, KUBE-NODEPORTS, KUBE-PROXY-FIREWALL). */
+  readonly filterRules: readonly Rule[]
+  /** The port's own nat chains (EXT, FW, SVC, SVL, SEP), in declaration order. */
+  readonly natChains: readonly string[]
+  /** Its nat rules: in KUBE-SERVICES / KUBE-NODEPORTS and in its own chains, interleaved as kube-proxy writes them. */
+  readonly natRules: readonly Rule[]
+}
+
+/**
+ * A compiled family before its per-port fragments are concatenated: what incremental compiles
+ * reuse and what `deltaRestore` compares. `compileRuleset` is `assembleRuleset(compileParts(...))`.
+ */
+export interface RulesetParts {
+  family: Family
+  /** Fixed chains and the rules that come before every service port's. */
+  head: { filterChains: readonly string[]; filterRules: readonly Rule[]; natChains: readonly string[]; natRules: readonly Rule[] }
+  /** Service ports in output order (by ServicePortName, then protocol). */
+  ports: readonly PortEntry[]
+  /** Rules after every service port's: the KUBE-NODEPORTS jump and KUBE-FORWARD. */
+  tail: { filterRules: readonly Rule[]; natRules: readonly Rule[] }
+  builtin: { filter: TableSection; nat: TableSection }
+}
+
+/**
+ * Compiled fragments by the model's ServicePortModel object, with the family-level inputs they
+ * were compiled under. Pass the same cache to successive compiles of models from one ModelStore:
+ * ports whose model kept its identity are not compiled again (their output is the same bytes).
+ */
+export interface FragmentCache {
+  readonly fragments: WeakMap<ServicePortModel, { inputs: string; entry: PortEntry }>
+  /** The output order of the last compile's ports, reused while the model lists the same keys. */
+  order?: { keys: readonly string[]; order: readonly number[] | null }
+}
+
+/** One service port of RulesetParts: its model key and fragment (shared between compiles). */
+export interface PortEntry {
+  readonly key: string
+  readonly fragment: PortFragment
+}
+
+/** An empty fragment cache. */
+export function createFragmentCache(): FragmentCache {
+  return { fragments: new WeakMap() }
+}
+
 interface Sections {
-  filterChains: string[]
   filterRules: Rule[]
   natChains: string[]
   natRules: Rule[]
@@ -86,16 +132,78 @@ interface FamilyContext {
 }
 
 /** Compiles one family of the model into the ruleset kube-proxy would restore. Throws KproxcError on bad input. */
-export function compileRuleset(model: ProxyModel, family: Family, options: IptablesOptions = DEFAULT_OPTIONS): Ruleset {
+export function compileRuleset(model: ProxyModel, family: Family, options: IptablesOptions = DEFAULT_OPTIONS, cache?: FragmentCache): Ruleset {
+  return assembleRuleset(compileParts(model, family, options, cache))
+}
+
+/** Concatenates the parts into the flat ruleset (the fragments' rule objects are shared, not copied). */
+export function assembleRuleset(parts: RulesetParts): Ruleset {
+  const filterRules: Rule[] = [...parts.head.filterRules]
+  const natChains: string[] = [...parts.head.natChains]
+  const natRules: Rule[] = [...parts.head.natRules]
+  for (const { fragment: f } of parts.ports) {
+    for (const r of f.filterRules) filterRules.push(r)
+    for (const c of f.natChains) natChains.push(c)
+    for (const r of f.natRules) natRules.push(r)
+  }
+  for (const r of parts.tail.filterRules) filterRules.push(r)
+  for (const r of parts.tail.natRules) natRules.push(r)
+  const filter: Table = { name: 'filter', kubeProxy: { chains: parts.head.filterChains, rules: filterRules }, builtin: parts.builtin.filter }
+  const nat: Table = { name: 'nat', kubeProxy: { chains: natChains, rules: natRules }, builtin: parts.builtin.nat }
+  return { family: parts.family, tables: [filter, nat] }
+}
+
+/** Model → parts; with a cache, only service ports without a fragment for these inputs are compiled. */
+export function compileParts(model: ProxyModel, family: Family, options: IptablesOptions = DEFAULT_OPTIONS, cache?: FragmentCache): RulesetParts {
+  const { fixed, ctx, all, entries, inputs } = prepare(model, family, options, cache)
+  for (let i = 0; i < all.length; i++) {
+    if (entries[i]) continue
+    const sp = all[i] as ServicePortModel
+    const entry: PortEntry = { key: sp.key, fragment: compileFragment(ctx, sp) }
+    entries[i] = entry
+    cache?.fragments.set(sp, { inputs, entry })
+  }
+  const order = outputOrder(all, cache)
+  return { ...fixed, ports: order ? order.map((j) => entries[j] as PortEntry) : (entries as PortEntry[]) }
+}
+
+/**
+ * The parts without their fragments, the service ports in output order, and the function that
+ * compiles one: for a one-shot renderer that turns each fragment into text and lets it go, so the
+ * whole IR never lives at once (on large clusters most compile time was the GC copying it).
+ */
+export function compilePartsLazily(model: ProxyModel, family: Family, options: IptablesOptions = DEFAULT_OPTIONS): {
+  fixed: Omit<RulesetParts, 'ports'>
+  ports: readonly ServicePortModel[]
+  fragment: (sp: ServicePortModel) => PortFragment
+} {
+  const { fixed, ctx, all } = prepare(model, family, options, undefined)
+  const order = outputOrder(all, undefined)
+  return { fixed, ports: order ? order.map((j) => all[j] as ServicePortModel) : all, fragment: (sp) => compileFragment(ctx, sp) }
+}
+
+function compileFragment(ctx: FamilyContext, sp: ServicePortModel): PortFragment {
+  const s: Sections = { filterRules: [], natChains: [], natRules: [] }
+  compileServicePort(ctx, sp, s)
+  return s
+}
+
+/** Validation, the family-level parts and the cache hits. */
+function prepare(model: ProxyModel, family: Family, options: IptablesOptions, cache: FragmentCache | undefined) {
   const fam = model.families.find((f) => f.family === family)
   if (!fam) {
     throw new KproxcError('INVALID_INPUT', `the model has no ${family} section (families computed: ${model.families.map((f) => f.family).join(', ') || 'none'})`)
   }
-  const issues: InputIssue[] = validateFamily(model, fam)
-  if (issues.length > 0) throw new KproxcError('INVALID_INPUT', `cannot compile ${family} iptables rules from this model`, issues)
 
+  // One pass: cache lookups and the endpoint total (which decides largeCluster, a family-level input).
+  const all = fam.servicePorts
+  const hits = new Array<{ inputs: string; entry: PortEntry } | undefined>(all.length)
   let totalEndpoints = 0
-  for (const sp of fam.servicePorts) totalEndpoints += sp.endpoints.length
+  for (let i = 0; i < all.length; i++) {
+    const sp = all[i] as ServicePortModel
+    totalEndpoints += sp.endpoints.length
+    if (cache) hits[i] = cache.fragments.get(sp)
+  }
   const ctx: FamilyContext = {
     family,
     fam,
@@ -106,17 +214,25 @@ export function compileRuleset(model: ProxyModel, family: Family, options: Iptab
     largeCluster: totalEndpoints > LARGE_CLUSTER_ENDPOINTS,
     localhostNodePorts: family === 'IPv4' && fam.nodePortAddresses.localhost,
   }
-  const s: Sections = {
-    filterChains: [CHAINS.services, CHAINS.externalServices, CHAINS.forward, CHAINS.nodePorts, CHAINS.proxyFirewall],
-    filterRules: [],
-    natChains: [CHAINS.services, CHAINS.nodePorts, CHAINS.postrouting, CHAINS.markMasq],
-    natRules: [],
+  // Everything a fragment depends on besides its own ServicePortModel.
+  const inputs = `${family}|${ctx.mark}|${ctx.masqueradeAll}|${JSON.stringify(fam.localDetector)}|${ctx.largeCluster}|${ctx.localhostNodePorts}|${options.nfacct}`
+  const entries = new Array<PortEntry | undefined>(all.length)
+  for (let i = 0; i < all.length; i++) {
+    const hit = hits[i]
+    if (hit && hit.inputs === inputs) entries[i] = hit.entry
   }
 
+  // Validation is per port too: a cached fragment's port was valid when it was compiled.
+  const issues: InputIssue[] = validateFamilyLevel(model, fam)
+  for (let i = 0; i < all.length; i++) if (!entries[i]) validatePort(all[i] as ServicePortModel, family, issues)
+  if (issues.length > 0) throw new KproxcError('INVALID_INPUT', `cannot compile ${family} iptables rules from this model`, issues)
+
+  const filterChains: string[] = [CHAINS.services, CHAINS.externalServices, CHAINS.forward, CHAINS.nodePorts, CHAINS.proxyFirewall]
+  const headFilterRules: Rule[] = []
   if (ctx.localhostNodePorts) {
     // Mitigates the route_localnet hole (issue 90259); kubelet writes an identical rule.
-    s.filterChains.push(CHAINS.firewall)
-    s.filterRules.push({
+    filterChains.push(CHAINS.firewall)
+    headFilterRules.push({
       chain: CHAINS.firewall,
       matches: [
         quoted('block incoming localnet connections'),
@@ -128,7 +244,7 @@ export function compileRuleset(model: ProxyModel, family: Family, options: Iptab
     })
   }
 
-  s.natRules.push(
+  const headNatRules: Rule[] = [
     { chain: CHAINS.postrouting, matches: [{ kind: 'mark', mark: ctx.mark, negate: true }], target: { kind: 'verdict', verdict: 'RETURN' } },
     // XOR clears the mark so a packet re-entering the stack is not masqueraded twice.
     { chain: CHAINS.postrouting, matches: [], target: { kind: 'markXor', mark: ctx.mark } },
@@ -138,27 +254,52 @@ export function compileRuleset(model: ProxyModel, family: Family, options: Iptab
       target: { kind: 'masquerade', randomFully: options.randomFully },
     },
     { chain: CHAINS.markMasq, matches: [], target: { kind: 'markOr', mark: ctx.mark } },
-  )
+  ]
 
-  // Upstream walks a Go map (random order); sorting by the ServicePortName string is the stable
-  // choice its tests normalize to.
-  const ports = [...fam.servicePorts].sort((a, b) => byteCompare(a.displayName, b.displayName) || byteCompare(a.protocolLower, b.protocolLower))
-  for (const sp of ports) compileServicePort(ctx, sp, s)
+  const tailNatRules: Rule[] = []
+  const tailFilterRules: Rule[] = []
+  appendNodePortsTail(ctx, tailNatRules)
+  appendForward(ctx, tailFilterRules, model.config.conntrack.tcpBeLiberal)
 
-  appendNodePortsTail(ctx, s.natRules)
-  appendForward(ctx, s.filterRules, model.config.conntrack.tcpBeLiberal)
-
-  const filter: Table = {
-    name: 'filter',
-    kubeProxy: { chains: s.filterChains, rules: s.filterRules },
-    builtin: options.builtinJumps ? filterJumps(ctx) : EMPTY,
+  const fixed: Omit<RulesetParts, 'ports'> = {
+    family,
+    head: { filterChains, filterRules: headFilterRules, natChains: [CHAINS.services, CHAINS.nodePorts, CHAINS.postrouting, CHAINS.markMasq], natRules: headNatRules },
+    tail: { filterRules: tailFilterRules, natRules: tailNatRules },
+    builtin: { filter: options.builtinJumps ? filterJumps(ctx) : EMPTY, nat: options.builtinJumps ? natJumps() : EMPTY },
   }
-  const nat: Table = {
-    name: 'nat',
-    kubeProxy: { chains: s.natChains, rules: s.natRules },
-    builtin: options.builtinJumps ? natJumps() : EMPTY,
+  return { fixed, ctx, all, entries, inputs }
+}
+
+/**
+ * Upstream walks a Go map (random order); sorting by the ServicePortName string is the stable
+ * choice its tests normalize to. Returns the permutation, or null when the model is in that order.
+ * The last permutation is reused while the model lists the same keys (an update to endpoints).
+ */
+function outputOrder(all: readonly ServicePortModel[], cache: FragmentCache | undefined): readonly number[] | null {
+  const last = cache?.order
+  if (last && last.keys.length === all.length) {
+    let same = true
+    for (let i = 0; i < all.length; i++) {
+      if (last.keys[i] !== (all[i] as ServicePortModel).key) {
+        same = false
+        break
+      }
+    }
+    if (same) return last.order
   }
-  return { family, tables: [filter, nat] }
+  let order: number[] | null = null
+  for (let i = 1; i < all.length; i++) {
+    if (comparePorts(all[i - 1] as ServicePortModel, all[i] as ServicePortModel) > 0) {
+      order = all.map((_, j) => j).sort((a, b) => comparePorts(all[a] as ServicePortModel, all[b] as ServicePortModel) || a - b)
+      break
+    }
+  }
+  if (cache) cache.order = { keys: all.map((sp) => sp.key), order }
+  return order
+}
+
+function comparePorts(a: ServicePortModel, b: ServicePortModel): number {
+  return byteCompare(a.displayName, b.displayName) || byteCompare(a.protocolLower, b.protocolLower)
 }
 
 const EMPTY: TableSection = { chains: [], rules: [] }
@@ -340,9 +481,17 @@ function writeEndpointRules(
   const n = endpoints.length
   endpoints.forEach((key, i) => {
     const m: Match[] = comments ? [comments[i] as Match] : []
-    if (i < n - 1) m.push({ kind: 'statistic', probability: probability(n - i) })
+    if (i < n - 1) m.push(statistic(n - i))
     out.push({ chain, matches: m, target: jump(sepOf(key)) })
   })
+}
+
+// Match objects are immutable: one per probability serves every chain (10^5 endpoints, few distinct n).
+const statistics = new Map<number, Match>()
+function statistic(k: number): Match {
+  let m = statistics.get(k)
+  if (!m) statistics.set(k, (m = { kind: 'statistic', probability: probability(k) }))
+  return m
 }
 
 /** The KUBE-SERVICES → KUBE-NODEPORTS tail rule(s); always last in nat KUBE-SERVICES. */

@@ -4,11 +4,13 @@
  * (IR → text); nothing here touches the host.
  */
 import type { Backend } from '@kproxc/core'
-import { compileRuleset } from './compile.js'
 import { BACKEND_OPTIONS, readOptions } from './options.js'
-import { renderRuleset } from './render.js'
+import { emitRulesetText } from './emit.js'
 
 export { compileRuleset, LARGE_CLUSTER_ENDPOINTS } from './compile.js'
+export { assembleRuleset, compileParts, createFragmentCache, type FragmentCache, type PortFragment, type RulesetParts } from './compile.js'
+export { deltaRestore, diffRuleset, renderDelta, type IptablesDelta } from './delta.js'
+export { emitRulesetText } from './emit.js'
 export { renderRuleset, renderRule, commentWord, BUILTIN_JUMPS_HEADER } from './render.js'
 export { DEFAULT_OPTIONS, BACKEND_OPTIONS, readOptions, type IptablesOptions } from './options.js'
 export { CHAINS, CHAIN_PREFIX, MAX_CHAIN_NAME, NFACCT, endpointChain, formatMark, servicePortChains, servicePortHash } from './names.js'
@@ -27,7 +29,6 @@ export const backend: Backend = {
   multiFile: false,
   options: BACKEND_OPTIONS,
   emit(model, request) {
-    const ruleset = compileRuleset(model, request.family, readOptions(request.options))
-    return [{ name: OUTPUT_FILE, content: renderRuleset(ruleset) }]
+    return [{ name: OUTPUT_FILE, content: emitRulesetText(model, request.family, readOptions(request.options)) }]
   },
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { endpointChain, formatMark, servicePortChains, servicePortHash } from './names.js'
-import { sha256Base32_16 } from './sha256.js'
+import { sha256Base32_16 } from '@kproxc/core'
 
 describe('chain hash', () => {
   it('is base32(SHA-256) of the text, cut to 16 characters, for any text including non-ASCII', () => {

@@ -2,7 +2,7 @@
  * Kernel names of kube-proxy's iptables mode (pkg/proxy/iptables/proxier.go): the fixed chains and
  * the hashed per-service and per-endpoint chains. Shared on purpose with the IPVS backend.
  */
-import { sha256Base32_16 } from './sha256.js'
+import { sha256Base32_16 } from '@kproxc/core'
 
 /** Fixed chains kube-proxy declares or jumps to, by their exact names. */
 export const CHAINS = {

@@ -62,17 +62,38 @@ export function renderRule(rule: Rule): string {
   return line
 }
 
+// Lines are joined, not appended: join returns one flat string, while `+=` keeps every piece of
+// every line alive in a rope until the end (10^6 small strings the GC copies on large clusters).
+
+/** `:NAME - [0:0]` lines. */
+export function renderChainLines(chains: readonly string[]): string {
+  if (chains.length === 0) return ''
+  const lines = new Array<string>(chains.length)
+  for (let i = 0; i < chains.length; i++) lines[i] = `:${chains[i]} - [0:0]\n`
+  return lines.join('')
+}
+
+/** `-A` lines. */
+export function renderRuleLines(rules: readonly Rule[]): string {
+  if (rules.length === 0) return ''
+  const lines = new Array<string>(rules.length)
+  for (let i = 0; i < rules.length; i++) lines[i] = renderRule(rules[i] as Rule)
+  return `${lines.join('\n')}\n`
+}
+
 function renderSection(section: TableSection): string {
-  let out = ''
-  for (const c of section.chains) out += `:${c} - [0:0]\n`
-  for (const r of section.rules) out += `${renderRule(r)}\n`
-  return out
+  return renderChainLines(section.chains) + renderRuleLines(section.rules)
+}
+
+/** One table from its already spelled chain and rule lines (renderRuleset and the streaming emit share it). */
+export function renderTableText(name: Table['name'], chainLines: string, ruleLines: string, builtin: TableSection): string {
+  let out = `*${name}\n${chainLines}${ruleLines}`
+  if (builtin.chains.length > 0 || builtin.rules.length > 0) out += `${BUILTIN_JUMPS_HEADER}\n${renderSection(builtin)}`
+  return `${out}COMMIT\n`
 }
 
 function renderTable(table: Table): string {
-  let out = `*${table.name}\n${renderSection(table.kubeProxy)}`
-  if (table.builtin.chains.length > 0 || table.builtin.rules.length > 0) out += `${BUILTIN_JUMPS_HEADER}\n${renderSection(table.builtin)}`
-  return `${out}COMMIT\n`
+  return renderTableText(table.name, renderChainLines(table.kubeProxy.chains), renderRuleLines(table.kubeProxy.rules), table.builtin)
 }
 
 /** The whole document: filter, then nat, each ending in COMMIT; LF line ends and a final newline. */

@@ -3,7 +3,7 @@
  * input, but the compiler also accepts hand-built models; a stray space or quote in an address would
  * otherwise change what iptables-restore parses, so bad values stop the compile before any text exists.
  */
-import { type Family, type FamilyModel, type InputIssue, type ObjectRef, type ProxyModel, joinHostPort, parseCIDR, parseIP } from '@kproxc/core'
+import { type Family, type FamilyModel, type InputIssue, type ObjectRef, type ProxyModel, type ServicePortModel, joinHostPort, parseCIDR, parseIP } from '@kproxc/core'
 
 /** Kernel interface names (IFNAMSIZ 16) as the core's config schema allows them. */
 const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/
@@ -15,6 +15,13 @@ const encoder = new TextEncoder()
 
 /** Issues with the values of one family that would reach rule text; empty when all are usable. */
 export function validateFamily(model: ProxyModel, fam: FamilyModel): InputIssue[] {
+  const issues = validateFamilyLevel(model, fam)
+  for (const sp of fam.servicePorts) validatePort(sp, fam.family, issues)
+  return issues
+}
+
+/** Issues with the family-wide values (mark, detector, NodePort addresses). */
+export function validateFamilyLevel(model: ProxyModel, fam: FamilyModel): InputIssue[] {
   const issues: InputIssue[] = []
   const family = fam.family
   const config: ObjectRef = { kind: 'KubeProxyConfiguration', name: 'config' }
@@ -29,33 +36,34 @@ export function validateFamily(model: ProxyModel, fam: FamilyModel): InputIssue[
   for (const a of fam.nodePortAddresses.addresses) {
     if (!isIP(a, family)) issues.push({ object: config, path: 'nodePortAddresses', value: a, message: `is not a canonical ${family} address` })
   }
-
-  for (const sp of fam.servicePorts) {
-    const object: ObjectRef = { kind: 'Service', namespace: sp.namespace, name: sp.name }
-    const at = (field: string) => `${sp.key}: ${field}`
-    const bad = (field: string, value: unknown, message: string) => issues.push({ object, path: at(field), value, message })
-    if (sp.protocolLower !== 'tcp' && sp.protocolLower !== 'udp' && sp.protocolLower !== 'sctp') bad('protocol', sp.protocolLower, 'is not tcp, udp or sctp')
-    if (encoder.encode(sp.displayName).length + COMMENT_OVERHEAD > COMMENT_MAX) {
-      bad('name', sp.displayName, `is too long for an iptables comment (at most ${COMMENT_MAX - COMMENT_OVERHEAD} bytes)`)
-    }
-    if (!isIP(sp.clusterIP, family)) bad('clusterIP', sp.clusterIP, `is not a canonical ${family} address`)
-    if (!isPort(sp.port, 1)) bad('port', sp.port, 'is not a port in 1..65535')
-    if (!isPort(sp.nodePort, 0)) bad('nodePort', sp.nodePort, 'is not a port in 0..65535')
-    if (!isPort(sp.healthCheckNodePort, 0)) bad('healthCheckNodePort', sp.healthCheckNodePort, 'is not a port in 0..65535')
-    sp.externalIPs.forEach((ip, i) => isIP(ip, family) || bad(`externalIPs[${i}]`, ip, `is not a canonical ${family} address`))
-    sp.loadBalancerVIPs.forEach((ip, i) => isIP(ip, family) || bad(`loadBalancerVIPs[${i}]`, ip, `is not a canonical ${family} address`))
-    sp.firewall.sourceRanges.forEach((c, i) => isCIDR(c, family) || bad(`loadBalancerSourceRanges[${i}]`, c, `is not a canonical ${family} CIDR`))
-    if (sp.sessionAffinity.kind === 'ClientIP') {
-      const t = sp.sessionAffinity.timeoutSeconds
-      if (!Number.isInteger(t) || t < 1 || t > 86400) bad('sessionAffinityConfig.clientIP.timeoutSeconds', t, 'is not in 1..86400')
-    }
-    sp.endpoints.forEach((e, i) => {
-      if (!isIP(e.ip, family)) bad(`endpoints[${i}].ip`, e.ip, `is not a canonical ${family} address`)
-      else if (!isPort(e.port, 1)) bad(`endpoints[${i}].port`, e.port, 'is not a port in 1..65535')
-      else if (e.key !== joinHostPort(e.ip, e.port)) bad(`endpoints[${i}].key`, e.key, `is not ${joinHostPort(e.ip, e.port)}`)
-    })
-  }
   return issues
+}
+
+/** Appends the issues of one service port. */
+export function validatePort(sp: ServicePortModel, family: Family, issues: InputIssue[]): void {
+  const object: ObjectRef = { kind: 'Service', namespace: sp.namespace, name: sp.name }
+  const at = (field: string) => `${sp.key}: ${field}`
+  const bad = (field: string, value: unknown, message: string) => issues.push({ object, path: at(field), value, message })
+  if (sp.protocolLower !== 'tcp' && sp.protocolLower !== 'udp' && sp.protocolLower !== 'sctp') bad('protocol', sp.protocolLower, 'is not tcp, udp or sctp')
+  if (encoder.encode(sp.displayName).length + COMMENT_OVERHEAD > COMMENT_MAX) {
+    bad('name', sp.displayName, `is too long for an iptables comment (at most ${COMMENT_MAX - COMMENT_OVERHEAD} bytes)`)
+  }
+  if (!isIP(sp.clusterIP, family)) bad('clusterIP', sp.clusterIP, `is not a canonical ${family} address`)
+  if (!isPort(sp.port, 1)) bad('port', sp.port, 'is not a port in 1..65535')
+  if (!isPort(sp.nodePort, 0)) bad('nodePort', sp.nodePort, 'is not a port in 0..65535')
+  if (!isPort(sp.healthCheckNodePort, 0)) bad('healthCheckNodePort', sp.healthCheckNodePort, 'is not a port in 0..65535')
+  sp.externalIPs.forEach((ip, i) => isIP(ip, family) || bad(`externalIPs[${i}]`, ip, `is not a canonical ${family} address`))
+  sp.loadBalancerVIPs.forEach((ip, i) => isIP(ip, family) || bad(`loadBalancerVIPs[${i}]`, ip, `is not a canonical ${family} address`))
+  sp.firewall.sourceRanges.forEach((c, i) => isCIDR(c, family) || bad(`loadBalancerSourceRanges[${i}]`, c, `is not a canonical ${family} CIDR`))
+  if (sp.sessionAffinity.kind === 'ClientIP') {
+    const t = sp.sessionAffinity.timeoutSeconds
+    if (!Number.isInteger(t) || t < 1 || t > 86400) bad('sessionAffinityConfig.clientIP.timeoutSeconds', t, 'is not in 1..86400')
+  }
+  sp.endpoints.forEach((e, i) => {
+    if (!isIP(e.ip, family)) bad(`endpoints[${i}].ip`, e.ip, `is not a canonical ${family} address`)
+    else if (!isPort(e.port, 1)) bad(`endpoints[${i}].port`, e.port, 'is not a port in 1..65535')
+    else if (e.key !== joinHostPort(e.ip, e.port)) bad(`endpoints[${i}].key`, e.key, `is not ${joinHostPort(e.ip, e.port)}`)
+  })
 }
 
 function isIP(text: string, family: Family): boolean {

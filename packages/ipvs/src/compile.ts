@@ -3,8 +3,8 @@ import {
   isLoopback, parseCIDR, parseIP, sortAddresses,
 } from '@kproxc/core'
 import { compileIptables, type OutFilterEntry } from './compile-iptables.js'
-import { ipPortEntry, ipPortIpEntry, sortEntries } from './entries.js'
-import type { Frontend, Ipset, IpvsRuleset, IpvsTimeouts, RealServer, Sysctl, VirtualServer } from './ir.js'
+import { ipPortEntry, ipPortIpEntry, sortAddressList, sortEntries } from './entries.js'
+import type { Frontend, IptablesDocument, Ipset, IpvsRuleset, IpvsTimeouts, RealServer, Sysctl, VirtualServer } from './ir.js'
 import { DEFAULT_SCHEDULER, IPSETS, IPSET_KEYS, type IpsetKey, KERNEL_SCHEDULERS, SYSCTLS, ipsetName } from './names.js'
 
 /** What to compile: one family, plus the backend's own options. */
@@ -19,35 +19,122 @@ export interface IpvsCompileOptions {
 }
 
 /** Compiles one family of the model into everything IPVS mode programs on the node (proxier.go syncProxyRules). */
-export function compileIpvs(model: ProxyModel, options: IpvsCompileOptions): IpvsRuleset {
+export function compileIpvs(model: ProxyModel, options: IpvsCompileOptions, cache?: FragmentCache): IpvsRuleset {
+  return assembleIpvs(compileIpvsParts(model, options, cache))
+}
+
+/** What one service port asks for: set members, virtual servers, addresses and OUTPUT filters, in order. */
+export interface IpvsFragment {
+  readonly members: readonly (readonly [IpsetKey, string])[]
+  /** Candidates: a (protocol, address, port) another port claimed earlier is not created again. */
+  readonly virtualServers: readonly VirtualServer[]
+  readonly bound: readonly string[]
+  readonly outFilter: readonly OutFilterEntry[]
+}
+
+/** A compiled family before its per-port fragments are merged. */
+export interface IpvsParts {
+  family: Family
+  /** Everything family-level, for the delta to tell whether only service ports changed. */
+  inputs: string
+  ports: readonly { key: string; fragment: IpvsFragment }[]
+  /** Builds the rest of the ruleset once the fragments are merged. */
+  finish: (merged: Pick<IpvsRuleset, 'virtualServers' | 'ipsets' | 'boundAddresses'> & { outFilter: readonly OutFilterEntry[] }) => IpvsRuleset
+  /** The companion iptables rules for given set emptiness and OUTPUT filters. */
+  iptablesFor: (isEmpty: (key: IpsetKey) => boolean, outFilter: readonly OutFilterEntry[]) => IptablesDocument
+}
+
+/** Fragments by the model's ServicePortModel object and the family-level inputs they were compiled under. */
+export interface FragmentCache {
+  readonly fragments: WeakMap<ServicePortModel, { inputs: string; entry: { key: string; fragment: IpvsFragment } }>
+}
+
+/** An empty fragment cache. */
+export function createFragmentCache(): FragmentCache {
+  return { fragments: new WeakMap() }
+}
+
+/** Model → parts; with a cache, only service ports without a fragment for these inputs are compiled. */
+export function compileIpvsParts(model: ProxyModel, options: IpvsCompileOptions, cache?: FragmentCache): IpvsParts {
   const fam = model.families.find((f) => f.family === options.family)
   if (!fam) {
     throw new KproxcError('USAGE', `the model has no ${options.family} section (computed: ${model.families.map((f) => f.family).join(', ') || 'none'})`)
   }
   const scheduler = pickScheduler(model, options.scheduler)
   const ctx = new FamilyCompiler(model, fam, scheduler)
-  for (const sp of fam.servicePorts) ctx.addServicePort(sp)
-  const ipsets = ctx.ipsets()
-  const empty = (key: IpsetKey) => (ipsets.find((s) => s.key === key)?.entries.length ?? 0) === 0
+  const randomFully = options.randomFully ?? true
+  const builtinJumps = options.builtinJumps ?? true
+  const inputs = JSON.stringify([fam.family, scheduler, ctx.nodeIPs, [...ctx.nodeAddressSet], model.config, fam.localDetector, randomFully, builtinJumps])
+  const ports = fam.servicePorts.map((sp) => {
+    const hit = cache?.fragments.get(sp)
+    if (hit && hit.inputs === inputs) return hit.entry
+    const entry = { key: sp.key, fragment: ctx.servicePort(sp) }
+    cache?.fragments.set(sp, { inputs, entry })
+    return entry
+  })
+  const iptablesFor = (isEmpty: (key: IpsetKey) => boolean, outFilter: readonly OutFilterEntry[]) => compileIptables({
+    family: fam.family,
+    setName: (key) => ipsetName(key, fam.family),
+    isEmpty,
+    masqueradeAll: model.config.masqueradeAll,
+    masqueradeMark: model.config.masqueradeMark,
+    localDetector: fam.localDetector,
+    outFilter,
+    randomFully,
+    builtinJumps,
+  })
   return {
     family: fam.family,
-    timeouts: timeouts(model),
-    virtualServers: ctx.virtualServers,
-    ipsets,
-    iptables: compileIptables({
+    inputs,
+    ports,
+    iptablesFor,
+    finish: (merged) => ({
       family: fam.family,
-      setName: (key) => ipsetName(key, fam.family),
-      isEmpty: empty,
-      masqueradeAll: model.config.masqueradeAll,
-      masqueradeMark: model.config.masqueradeMark,
-      localDetector: fam.localDetector,
-      outFilter: ctx.outFilter,
-      randomFully: options.randomFully ?? true,
-      builtinJumps: options.builtinJumps ?? true,
+      timeouts: timeouts(model),
+      virtualServers: merged.virtualServers,
+      ipsets: merged.ipsets,
+      iptables: iptablesFor((key) => (merged.ipsets.find((s) => s.key === key)?.entries.length ?? 0) === 0, merged.outFilter),
+      boundAddresses: merged.boundAddresses,
+      ...sysctls(model),
     }),
-    boundAddresses: ctx.boundList(),
-    ...sysctls(model),
   }
+}
+
+/** Merges the fragments in model order (the first claim of a virtual server wins) and finishes the ruleset. */
+export function assembleIpvs(parts: IpvsParts): IpvsRuleset {
+  const seen = new Set<string>()
+  const virtualServers: VirtualServer[] = []
+  const members = new Map<IpsetKey, Set<string>>(IPSET_KEYS.map((k) => [k, new Set<string>()]))
+  const bound = new Set<string>()
+  const outFilter: OutFilterEntry[] = []
+  for (const { fragment: f } of parts.ports) {
+    for (const [key, entry] of f.members) members.get(key)?.add(entry)
+    for (const vs of f.virtualServers) {
+      const id = virtualServerId(vs)
+      if (seen.has(id)) continue
+      seen.add(id)
+      virtualServers.push(vs)
+    }
+    for (const a of f.bound) bound.add(a)
+    for (const o of f.outFilter) outFilter.push(o)
+  }
+  members.set('KUBE-IPVS-IPS', new Set(bound))
+  const family = parts.family
+  const ipsets: Ipset[] = IPSET_KEYS.map((key) => ({
+    kind: 'ipset',
+    key,
+    name: ipsetName(key, family),
+    type: IPSETS[key].type,
+    family: family === 'IPv4' ? 'inet' : 'inet6',
+    comment: IPSETS[key].comment,
+    entries: sortEntries(members.get(key) ?? []),
+  }))
+  return parts.finish({ virtualServers, ipsets, boundAddresses: sortAddressList(bound), outFilter })
+}
+
+/** What makes two virtual servers the same kernel object. */
+export function virtualServerId(vs: Pick<VirtualServer, 'protocol' | 'address' | 'port'>): string {
+  return `${vs.protocol}/${vs.address}/${vs.port}`
 }
 
 function pickScheduler(model: ProxyModel, override: string | undefined): string {
@@ -98,15 +185,11 @@ function effectiveSourceRanges(sp: ServicePortModel): string[] {
 
 /** Accumulates one family's virtual servers, set members and bound addresses, service port by service port. */
 class FamilyCompiler {
-  readonly virtualServers: VirtualServer[] = []
-  readonly outFilter: OutFilterEntry[] = []
-  private readonly seen = new Set<string>()
-  private readonly members = new Map<IpsetKey, Set<string>>(IPSET_KEYS.map((k) => [k, new Set<string>()]))
-  private readonly bound = new Set<string>()
   /** Addresses on interfaces other than kube-ipvs0 (GetAllLocalAddressesExcept). */
-  private readonly nodeAddressSet: Set<string>
+  readonly nodeAddressSet: Set<string>
   /** Addresses NodePort virtual servers are created on. */
-  private readonly nodeIPs: string[]
+  readonly nodeIPs: string[]
+  private frag: { members: [IpsetKey, string][]; virtualServers: VirtualServer[]; bound: string[]; outFilter: OutFilterEntry[] } = { members: [], virtualServers: [], bound: [], outFilter: [] }
 
   constructor(model: ProxyModel, private readonly fam: FamilyModel, private readonly scheduler: string) {
     const family = fam.family
@@ -117,7 +200,14 @@ class FamilyCompiler {
   }
 
   private add(key: IpsetKey, entry: string): void {
-    this.members.get(key)?.add(entry)
+    this.frag.members.push([key, entry])
+  }
+
+  /** The fragment of one service port. */
+  servicePort(sp: ServicePortModel): IpvsFragment {
+    this.frag = { members: [], virtualServers: [], bound: [], outFilter: [] }
+    this.addServicePort(sp)
+    return this.frag
   }
 
   addServicePort(sp: ServicePortModel): void {
@@ -128,12 +218,12 @@ class FamilyCompiler {
     }
     this.add('KUBE-CLUSTER-IP', ipPortEntry(sp.clusterIP, proto, sp.port))
     this.addVirtualServer(sp, 'clusterIP', sp.clusterIP, sp.port, sp.internalPolicyLocal)
-    this.bound.add(sp.clusterIP)
+    this.frag.bound.push(sp.clusterIP)
 
     for (const ip of sp.externalIPs) {
       this.add(sp.externalPolicyLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP', ipPortEntry(ip, proto, sp.port))
       this.addVirtualServer(sp, 'externalIP', ip, sp.port, sp.externalPolicyLocal)
-      if (!this.nodeAddressSet.has(ip)) this.bound.add(ip)
+      if (!this.nodeAddressSet.has(ip)) this.frag.bound.push(ip)
     }
 
     const ranges = effectiveSourceRanges(sp)
@@ -148,11 +238,11 @@ class FamilyCompiler {
           // Node-originated traffic to the VIP leaves with the VIP as source (it is bound locally).
           this.add('KUBE-LOAD-BALANCER-SOURCE-IP', ipPortIpEntry(vip, proto, sp.port, vip))
         } else {
-          this.outFilter.push({ ip: vip, protocol: proto, port: sp.port })
+          this.frag.outFilter.push({ ip: vip, protocol: proto, port: sp.port })
         }
       }
       this.addVirtualServer(sp, 'loadBalancer', vip, sp.port, sp.externalPolicyLocal)
-      if (!this.nodeAddressSet.has(vip)) this.bound.add(vip)
+      if (!this.nodeAddressSet.has(vip)) this.frag.bound.push(vip)
     }
 
     if (sp.nodePort !== 0) {
@@ -170,18 +260,15 @@ class FamilyCompiler {
   }
 
   private addVirtualServer(sp: ServicePortModel, frontend: Frontend, address: string, port: number, onlyLocal: boolean): void {
-    const id = `${sp.protocol}/${address}/${port}`
     // Two service ports claiming one (proto, address, port) overwrite each other in kube-proxy in map
-    // order; we keep the first in model order so the output stays deterministic and duplicate-free.
-    if (this.seen.has(id)) return
-    this.seen.add(id)
+    // order; assembleIpvs keeps the first in model order so the output stays deterministic and duplicate-free.
     const byKey = new Map<string, EndpointModel>(sp.endpoints.map((e) => [e.key, e]))
     const realServers: RealServer[] = []
     for (const key of realServerKeys(sp, onlyLocal)) {
       const ep = byKey.get(key)
       if (ep) realServers.push({ kind: 'realServer', address: ep.ip, port: ep.port, weight: 1, endpoint: ep.key })
     }
-    this.virtualServers.push({
+    this.frag.virtualServers.push({
       kind: 'virtualServer',
       servicePort: sp.key,
       frontend,
@@ -194,24 +281,6 @@ class FamilyCompiler {
       schedulerFlags: this.scheduler === 'mh' ? ['mh-port'] : [],
       realServers,
     })
-  }
-
-  ipsets(): Ipset[] {
-    const family = this.fam.family
-    this.members.set('KUBE-IPVS-IPS', new Set(this.bound))
-    return IPSET_KEYS.map((key) => ({
-      kind: 'ipset',
-      key,
-      name: ipsetName(key, family),
-      type: IPSETS[key].type,
-      family: family === 'IPv4' ? 'inet' : 'inet6',
-      comment: IPSETS[key].comment,
-      entries: sortEntries(this.members.get(key) ?? []),
-    }))
-  }
-
-  boundList(): string[] {
-    return sortAddresses([...this.bound])
   }
 }
 

@@ -36,7 +36,9 @@ export function renderIpvsadm(ir: IpvsRuleset): string {
   if (ir.timeouts) lines.push(timeoutsLine(ir.timeouts))
   for (const vs of ir.virtualServers) {
     lines.push(serviceLine(vs))
-    for (const rs of vs.realServers) lines.push(realServerLine(vs, rs))
+    // realServerLine, with the service's half spelled once per service.
+    const head = `-a ${PROTOCOL_FLAG[vs.protocol]} ${ipvsAddress(vs.address, vs.port)} -r `
+    for (const rs of vs.realServers) lines.push(`${head}${ipvsAddress(rs.address, rs.port)} -m -w ${rs.weight}`)
   }
-  return lines.map((l) => `${l}\n`).join('')
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
 }

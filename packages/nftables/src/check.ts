@@ -14,11 +14,18 @@ const NAME_LENGTH_MAX = 255
 
 /** Throws INTERNAL when an operation refers to an object that does not exist at that point. */
 export function checkRuleset(rs: Ruleset): void {
+  const check = opChecker()
+  rs.ops.forEach((op, i) => check(op, i))
+}
+
+/** The same checks one operation at a time, for writers that never hold the whole ruleset. */
+export function opChecker(): (op: Op, i: number) => void {
   const chains = new Set<string>()
   const sets = new Set<string>()
   let table = false
+  let kind = ''
   const fail = (i: number, msg: string): never => {
-    throw new KproxcError('INTERNAL', `nftables ruleset operation ${i} (${rs.ops[i]?.kind}): ${msg}`)
+    throw new KproxcError('INTERNAL', `nftables ruleset operation ${i} (${kind}): ${msg}`)
   }
   const needChain = (i: number, name: string) => chains.has(name) || fail(i, `chain ${name} does not exist yet`)
   const needSet = (i: number, name: string) => sets.has(name) || fail(i, `set ${name} does not exist yet`)
@@ -62,7 +69,8 @@ export function checkRuleset(rs: Ruleset): void {
   const comment = (i: number, c: string | undefined) => {
     if (c !== undefined && Buffer.byteLength(c, 'utf8') > COMMENT_LENGTH_MAX) fail(i, `comment longer than ${COMMENT_LENGTH_MAX} bytes`)
   }
-  rs.ops.forEach((op: Op, i) => {
+  return (op: Op, i) => {
+    kind = op.kind
     if (op.kind !== 'addTable' && op.kind !== 'deleteTable' && !table) fail(i, 'table does not exist yet')
     switch (op.kind) {
       case 'addTable':
@@ -111,5 +119,5 @@ export function checkRuleset(rs: Ruleset): void {
         for (const s of op.stmts) stmt(i, s)
         return
     }
-  })
+  }
 }

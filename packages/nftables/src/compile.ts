@@ -50,18 +50,156 @@ const JUMP_CHAINS: readonly { dst: string; src: string; ctNew: boolean }[] = [
   { dst: CHAIN.clusterIPsCheck, src: CHAIN.filterOutput, ctNew: true },
 ]
 
+/**
+ * One compiled service port: what its part of syncProxyRules asked for, in order. Chains and
+ * elements are requests (`ensureChain`, `ensureElem`) because whether they become operations
+ * depends on what earlier service ports asked for; replaying the steps gives the same operations
+ * as compiling the port in place.
+ */
+export type Step =
+  | { t: 'chain'; name: string }
+  | { t: 'elem'; name: string; key: readonly ElementPart[]; value?: Verdict; comment?: string }
+  | { t: 'op'; op: Op }
+
+/** The steps of one service port. */
+export interface PortFragment {
+  readonly steps: readonly Step[]
+}
+
+/** A compiled family before the per-port steps are replayed into one transaction. */
+export interface RulesetParts {
+  family: NftFamily
+  table: string
+  /** The fixed part (table, base and fixed chains, sets and maps, their rules). */
+  head: readonly Op[]
+  /** Service ports in model order. */
+  ports: readonly { key: string; fragment: PortFragment }[]
+}
+
+/**
+ * Fragments by the model's ServicePortModel object and the family-level inputs they were compiled
+ * under; pass one cache to successive compiles of models from one ModelStore.
+ */
+export interface FragmentCache {
+  readonly fragments: WeakMap<ServicePortModel, { inputs: string; fragment: PortFragment }>
+}
+
+/** An empty fragment cache. */
+export function createFragmentCache(): FragmentCache {
+  return { fragments: new WeakMap() }
+}
+
 /** Compiles one family of the model into the ordered operations of one transaction. */
-export function compile(model: ProxyModel, options: CompileOptions): Ruleset {
+export function compile(model: ProxyModel, options: CompileOptions, cache?: FragmentCache): Ruleset {
+  return assembleRuleset(compileParts(model, options, cache))
+}
+
+/** Model → parts; with a cache, only service ports without a fragment for these inputs are compiled. */
+export function compileParts(model: ProxyModel, options: CompileOptions, cache?: FragmentCache): RulesetParts {
   const fam = model.families.find((f) => f.family === options.family)
   if (!fam) {
     throw new KproxcError('USAGE', `the model has no ${options.family} section (computed: ${model.families.map((f) => f.family).join(', ') || 'none'})`)
   }
   const c = new Compiler(model, fam, serviceCIDRsOf(options.serviceCIDRs ?? [], options.family))
   c.setup()
-  for (const sp of fam.servicePorts) c.servicePort(sp)
-  const ruleset: Ruleset = { family: c.nf, table: TABLE, ops: c.ops }
+  // Everything servicePort reads besides the ServicePortModel itself.
+  const inputs = `${fam.family}|${model.config.masqueradeMark}|${JSON.stringify(fam.localDetector)}`
+  const ports = fam.servicePorts.map((sp) => {
+    const hit = cache?.fragments.get(sp)
+    if (hit && hit.inputs === inputs) return { key: sp.key, fragment: hit.fragment }
+    const fragment = c.servicePort(sp)
+    cache?.fragments.set(sp, { inputs, fragment })
+    return { key: sp.key, fragment }
+  })
+  return { family: c.nf, table: TABLE, head: c.ops, ports }
+}
+
+/**
+ * The fixed part, the service ports and the function that compiles one: for a one-shot writer
+ * that spells each port's operations and lets them go, so the whole IR never lives at once.
+ */
+export function compilePartsLazily(model: ProxyModel, options: CompileOptions): {
+  family: NftFamily
+  table: string
+  head: readonly Op[]
+  ports: readonly ServicePortModel[]
+  fragment: (sp: ServicePortModel) => PortFragment
+} {
+  const fam = model.families.find((f) => f.family === options.family)
+  if (!fam) {
+    throw new KproxcError('USAGE', `the model has no ${options.family} section (computed: ${model.families.map((f) => f.family).join(', ') || 'none'})`)
+  }
+  const c = new Compiler(model, fam, serviceCIDRsOf(options.serviceCIDRs ?? [], options.family))
+  c.setup()
+  return { family: c.nf, table: TABLE, head: c.ops, ports: fam.servicePorts, fragment: (sp) => c.servicePort(sp) }
+}
+
+/** Replays the parts into one checked transaction. */
+export function assembleRuleset(parts: RulesetParts): Ruleset {
+  const r = new Replay(parts.head)
+  for (const { fragment } of parts.ports) r.steps(fragment.steps)
+  const ruleset: Ruleset = { family: parts.family, table: parts.table, ops: r.ops }
   checkRuleset(ruleset)
   return ruleset
+}
+
+/** ensureChain / ensureElem over a growing transaction (the state kube-proxy keeps per sync). */
+export class Replay {
+  readonly ops: Op[]
+  readonly chains = new Set<string>()
+  /** nftElementStorage: what each tracked set/map holds so far in this transaction. */
+  readonly stored = new Map<string, Map<string, string>>()
+
+  constructor(head: readonly Op[]) {
+    this.ops = [...head]
+    for (const op of head) this.note(op)
+  }
+
+  private note(op: Op): void {
+    if (op.kind === 'addChain') this.chains.add(op.name)
+    else if (op.kind === 'addSet') this.stored.set(op.name, new Map())
+    else if (op.kind === 'deleteSet') this.stored.delete(op.name)
+    else if (op.kind === 'addElement') this.stored.get(op.name)?.set(elementKey(op.key), op.value === undefined ? '' : verdictKey(op.value))
+  }
+
+  steps(steps: readonly Step[]): void {
+    for (const s of steps) {
+      if (s.t === 'op') this.ops.push(s.op)
+      else if (s.t === 'chain') this.ensureChain(s.name)
+      else this.ensureElem(s.name, s.key, s.value, s.comment)
+    }
+  }
+
+  /** ensureChain: add + flush once per transaction. */
+  ensureChain(name: string): void {
+    if (this.chains.has(name)) return
+    this.chains.add(name)
+    this.ops.push({ kind: 'addChain', name }, { kind: 'flushChain', name })
+  }
+
+  /**
+   * nftElementStorage.ensureElem: add when absent, nothing when present with the same value,
+   * delete + add when the value differs (an add with another verdict fails with EEXIST). Two
+   * service ports claiming one key therefore leave the later one's value, as upstream.
+   */
+  ensureElem(name: string, key: readonly ElementPart[], value?: Verdict, comment?: string): void {
+    const store = this.stored.get(name) as Map<string, string>
+    const k = elementKey(key)
+    const v = value === undefined ? '' : verdictKey(value)
+    const old = store.get(k)
+    if (old === v) return
+    if (old !== undefined) this.ops.push({ kind: 'deleteElement', name, container: value === undefined ? 'set' : 'map', key })
+    store.set(k, v)
+    const op: Op = { kind: 'addElement', name, key }
+    if (value !== undefined) op.value = value
+    if (comment !== undefined) op.comment = comment
+    this.ops.push(op)
+  }
+}
+
+/** The identity of an element key within its set. */
+export function elementKey(key: readonly ElementPart[]): string {
+  return key.length === 1 ? String(key[0]) : key.join(' . ')
 }
 
 /** The ServiceCIDRs of one family, canonical and sorted; invalid entries are an input error. */
@@ -78,12 +216,12 @@ export function serviceCIDRsOf(cidrs: readonly string[], family: Family): string
 }
 
 class Compiler {
-  readonly ops: Op[] = []
+  private readonly head = new Replay([])
+  readonly ops: Op[] = this.head.ops
   readonly nf: NftFamily
   private readonly addr: DataType
-  private readonly createdChains = new Set<string>()
-  /** nftElementStorage: what each tracked set/map holds so far in this transaction. */
-  private readonly stored = new Map<string, Map<string, string>>()
+  /** The steps of the service port being compiled; null while compiling the fixed part. */
+  private frag: Step[] | null = null
   private readonly markRule: Stmt
 
   constructor(
@@ -135,41 +273,33 @@ class Compiler {
     return this.nf === 'ip' ? ir.ne(this.daddr(), ir.prefix('127.0.0.0', 8)) : ir.ne(this.daddr(), ir.lit('::1'))
   }
 
-  private rule(chain: string, stmts: Stmt[], comment?: string): void {
-    this.ops.push(comment === undefined ? { kind: 'addRule', chain, stmts } : { kind: 'addRule', chain, stmts, comment })
+  private emit(op: Op): void {
+    if (this.frag) this.frag.push({ t: 'op', op })
+    else this.ops.push(op)
   }
 
-  /** ensureChain: add + flush once per transaction. */
+  private rule(chain: string, stmts: Stmt[], comment?: string): void {
+    this.emit(comment === undefined ? { kind: 'addRule', chain, stmts } : { kind: 'addRule', chain, stmts, comment })
+  }
+
   private ensureChain(name: string): void {
-    if (this.createdChains.has(name)) return
-    this.createdChains.add(name)
-    this.ops.push({ kind: 'addChain', name }, { kind: 'flushChain', name })
+    if (this.frag) this.frag.push({ t: 'chain', name })
+    else this.head.ensureChain(name)
   }
 
   private addSet(name: string, container: Container, keyType: DataType[], comment?: string): void {
     const op: Op = { kind: 'addSet', name, container, keyType }
     if (comment !== undefined) op.comment = comment
     this.ops.push(op)
-    this.stored.set(name, new Map())
+    this.head.stored.set(name, new Map())
   }
 
-  /**
-   * nftElementStorage.ensureElem: add when absent, nothing when present with the same value,
-   * delete + add when the value differs (an add with another verdict fails with EEXIST). Two
-   * service ports claiming one key therefore leave the later one's value, as upstream.
-   */
   private ensureElem(name: string, key: ElementPart[], value?: Verdict, comment?: string): void {
-    const store = this.stored.get(name) as Map<string, string>
-    const k = key.length === 1 ? String(key[0]) : key.join(' . ')
-    const v = value === undefined ? '' : verdictKey(value)
-    const old = store.get(k)
-    if (old === v) return
-    if (old !== undefined) this.ops.push({ kind: 'deleteElement', name, container: value === undefined ? 'set' : 'map', key })
-    store.set(k, v)
-    const op: Op = { kind: 'addElement', name, key }
-    if (value !== undefined) op.value = value
-    if (comment !== undefined) op.comment = comment
-    this.ops.push(op)
+    if (!this.frag) return this.head.ensureElem(name, key, value, comment)
+    const step: Step = { t: 'elem', name, key }
+    if (value !== undefined) step.value = value
+    if (comment !== undefined) step.comment = comment
+    this.frag.push(step)
   }
 
   /** setupNFTables, for the first sync of a process, preceded by a table reset (see below). */
@@ -217,7 +347,7 @@ class Compiler {
     this.addSet(SET.nodePortIPs, 'set', [a], COMMENT.nodePortIPs)
     if (npa.matchAll) {
       ops.push({ kind: 'deleteSet', name: SET.nodePortIPs, container: 'set' })
-      this.stored.delete(SET.nodePortIPs)
+      this.head.stored.delete(SET.nodePortIPs)
     } else {
       ops.push({ kind: 'flushSet', name: SET.nodePortIPs, container: 'set' })
       for (const ip of npa.addresses) {
@@ -229,7 +359,7 @@ class Compiler {
     this.addSet(MAP.noEndpointServices, 'map', [a, 'inet_proto', 'inet_service'], COMMENT.noEndpointServices)
     this.addSet(MAP.noEndpointNodePorts, 'map', ['inet_proto', 'inet_service'], COMMENT.noEndpointNodePorts)
     ops.push({ kind: 'addChain', name: CHAIN.reject, comment: COMMENT.rejectChain }, { kind: 'flushChain', name: CHAIN.reject })
-    this.createdChains.add(CHAIN.reject)
+    this.head.chains.add(CHAIN.reject)
     this.rule(CHAIN.reject, [ir.reject()])
     this.rule(CHAIN.serviceEndpointsCheck, [ir.vmap(this.serviceKey(), MAP.noEndpointServices)])
     this.rule(CHAIN.nodePortEndpointsCheck, npa.matchAll
@@ -256,8 +386,19 @@ class Compiler {
       : [ir.eq(this.daddr(), ir.ref(SET.nodePortIPs)), ir.vmap(this.portKey(), MAP.serviceNodePorts)])
   }
 
-  /** The per-service-port body of syncProxyRules, in upstream order. */
-  servicePort(sp: ServicePortModel): void {
+  /** The per-service-port body of syncProxyRules, in upstream order, as replayable steps. */
+  servicePort(sp: ServicePortModel): PortFragment {
+    const steps: Step[] = []
+    this.frag = steps
+    try {
+      this.servicePortSteps(sp)
+    } finally {
+      this.frag = null
+    }
+    return { steps }
+  }
+
+  private servicePortSteps(sp: ServicePortModel): void {
     const names = servicePortNames(sp)
     const proto = sp.protocolLower
     const comment = truncateComment(sp.displayName)
@@ -353,7 +494,7 @@ class Compiler {
     if (affinity !== null) {
       for (const e of reachable) {
         const name = epName(e.key).affinitySet
-        this.ops.push({ kind: 'addSet', name, container: 'set', keyType: [this.addr], flags: ['dynamic', 'timeout'], timeoutSeconds: affinity })
+        this.emit({ kind: 'addSet', name, container: 'set', keyType: [this.addr], flags: ['dynamic', 'timeout'], timeoutSeconds: affinity })
       }
       if (usesClusterChain) this.endpointJumps(names.cluster, clusterEps.map((e) => epName(e.key)))
       if (usesLocalChain) this.endpointJumps(names.local, localEps.map((e) => epName(e.key)))

@@ -1,9 +1,10 @@
 import { type Backend, type EmitRequest, KproxcError, type OutputFile, type ProxyModel } from '@kproxc/core'
-import { compile } from './compile.js'
-import { renderJSON } from './render-json.js'
-import { renderText } from './render-text.js'
+import { emitRuleset } from './emit.js'
 
 export { compile, serviceCIDRsOf, type CompileOptions } from './compile.js'
+export { assembleRuleset, compileParts, createFragmentCache, type FragmentCache, type PortFragment, type RulesetParts, type Step } from './compile.js'
+export { deltaTransaction } from './delta.js'
+export { emitRuleset } from './emit.js'
 export { checkRuleset } from './check.js'
 export { renderJSON, toNftDocument } from './render-json.js'
 export { renderText, printVerdict } from './render-text.js'
@@ -32,8 +33,8 @@ export function emitNftables(model: ProxyModel, request: EmitRequest): OutputFil
     throw new KproxcError('USAGE', `unknown nftables format ${request.format} (choose ${FORMATS.join(', ')})`)
   }
   const format = request.format as Format
-  const ruleset = compile(model, { family: request.family, serviceCIDRs: parseServiceCIDROption(request.options.serviceCidr) })
-  return [{ name: FILE_NAMES[format], content: format === 'json' ? renderJSON(ruleset) : renderText(ruleset) }]
+  const content = emitRuleset(model, { family: request.family, serviceCIDRs: parseServiceCIDROption(request.options.serviceCidr) }, format)
+  return [{ name: FILE_NAMES[format], content }]
 }
 
 /** The nftables backend: kube-proxy's nftables-mode ruleset as libnftables JSON or nft text. */

@@ -3,8 +3,7 @@
  * (upstream: pkg/proxy/nftables/proxier.go, v1.36 layout). Per-service names are
  * `<prefix><hash>-<ns>/<svc>/<proto>/<port>` with an 8-character base32(SHA-256) hash.
  */
-import { sha256 } from '@noble/hashes/sha2.js'
-import { base32 } from '@scure/base'
+import { sha256Base32 } from '@kproxc/core'
 
 /** The one table kube-proxy owns per family. */
 export const TABLE = 'kube-proxy'
@@ -79,12 +78,9 @@ const BASE_LENGTH_MAX = 240
 /** knftables.CommentLengthMax: nft's text parser rejects longer comments. */
 export const COMMENT_LENGTH_MAX = 128
 
-const encoder = new TextEncoder()
-
 /** The first 8 characters of RFC 4648 base32 (standard alphabet) of the SHA-256 of `s`. */
 export function hash8(s: string): string {
-  // 8 base32 characters encode exactly the first 5 bytes. Pure JS: compile imports no node:*.
-  return base32.encode(sha256(encoder.encode(s)).subarray(0, 5))
+  return sha256Base32(s, 8)
 }
 
 /** kube-proxy's hashAndTruncate: `HASH-name`, cut to 240 characters with a `...` tail. */

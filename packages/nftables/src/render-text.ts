@@ -53,7 +53,8 @@ const OPS: Printer<OpKind, Op, [string]> = {
   },
 }
 
-function printOp(op: Op, head: string): string {
+/** One operation as an nft command line. */
+export function printOp(op: Op, head: string): string {
   return (OPS[op.kind] as (x: Op, h: string) => string)(op, head)
 }
 

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander'
 import { type ProxyMode, loadObjects, buildModel, stableJSON, KproxcError, parseIP } from '@kproxc/core'
 import type { IO } from '../io.js'
+import type { Progress } from '../progress.js'
 import { type ModelFlags, addModelOptions, familyFlag, modelOptions, readInputs } from '../options.js'
 
 /** `kproxc model`: prints the normalized proxy model as JSON. */
@@ -18,10 +19,13 @@ export function modelCommand(io: IO): Command {
 }
 
 /** Reads inputs and builds the model; --ip-family limits the families computed. */
-export async function loadModel(files: string[], flags: ModelFlags, io: IO, mode: ProxyMode | undefined, defaultFamilies?: 'primary') {
+export async function loadModel(files: string[], flags: ModelFlags, io: IO, mode: ProxyMode | undefined, defaultFamilies?: 'primary', progress?: Progress) {
   checkIPFlags(flags)
+  progress?.phase('reading inputs')
   const sources = await readInputs(files, flags, io)
+  progress?.phase('validating objects')
   const objects = loadObjects(sources)
+  progress?.phase('building the model')
   const family = familyFlag(flags.ipFamily)
   if (family || !defaultFamilies) return buildModel(objects, modelOptions(flags, mode, family ? [family] : undefined))
   // Single-family outputs default to the node's primary family.

@@ -1,0 +1,220 @@
+import { readFile } from 'node:fs/promises'
+import { Command, Option } from 'commander'
+import {
+  type Backend, type Family, KproxcError, type LoadedObjects, ModelStore, type ProxyMode, type ProxyModel, type StoreChange,
+  durationSeconds, formatIssue, loadObjects,
+} from '@kproxc/core'
+import { spawnRunner } from '@kproxc/iptables/apply'
+import type { IO } from '../io.js'
+import { type ModelFlags, addBackendOptions, addModelOptions, familyFlag, modelOptions } from '../options.js'
+import { BACKENDS } from '../backends.js'
+import { joinFiles, syncSession } from '../sync.js'
+import { JSONObjectSplitter } from '../watch-stream.js'
+import { APPLIERS } from './apply.js'
+import { primaryFamily } from './diff.js'
+
+interface WatchFlags extends ModelFlags {
+  format?: string
+  apply?: boolean
+  minSyncPeriod: string
+  [key: string]: unknown
+}
+
+const KINDS = new Set(['Service', 'EndpointSlice', 'Node'])
+
+/**
+ * `kproxc watch`: reads `kubectl get services,endpointslices,nodes -A --watch --output-watch-events
+ * -o json` on stdin, batches events like kube-proxy's minSyncPeriod, and prints the full ruleset
+ * once, then each sync's delta (or applies it with --apply).
+ */
+export function watchCommand(io: IO): Command {
+  const cmd = new Command('watch')
+    .description('follow watch events on stdin (kubectl get services,endpointslices,nodes -A --watch --output-watch-events -o json) and print the full ruleset, then each sync\'s delta')
+    .addOption(new Option('--mode <mode>', 'proxy mode').choices(Object.keys(BACKENDS)).makeOptionMandatory())
+    .option('--format <format>', 'output format (nftables: json or text)')
+    .option('--apply', 'program the kernel of this network namespace at every sync (as kproxc apply), besides printing')
+    .option('--min-sync-period <duration>', 'at most one sync per period; events in between are batched (kube-proxy minSyncPeriod)', '1s')
+  addModelOptions(cmd)
+  addBackendOptions(cmd)
+  cmd.action(async (flags: WatchFlags) => {
+    const mode = flags.mode as ProxyMode
+    const backend = BACKENDS[mode] as Backend
+    const format = flags.format ?? backend.formats[0] ?? ''
+    if (!backend.formats.includes(format)) throw new KproxcError('USAGE', `--format ${format} is not available for --mode ${mode} (choose ${backend.formats.join(', ')})`)
+    const period = durationSeconds(flags.minSyncPeriod)
+    if (period === undefined) throw new KproxcError('USAGE', `--min-sync-period ${JSON.stringify(flags.minSyncPeriod)} is not a duration such as 1s`)
+    const config = flags.config ? loadObjects([{ name: flags.config, text: await readFile(flags.config, 'utf8') }]).config : undefined
+    const backendOptions = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
+    const watcher = new Watcher(io, mode, backend, format, flags, config, backendOptions, period * 1000)
+    const splitter = new JSONObjectSplitter()
+    const chunks = io.stdinChunks ? io.stdinChunks() : (async function* () { yield await io.stdin() })()
+    for await (const chunk of chunks) for (const text of splitter.push(chunk)) watcher.event(text)
+    if (splitter.rest()) watcher.event(splitter.rest())
+    await watcher.close()
+  })
+  return cmd
+}
+
+class Watcher {
+  private store: ModelStore | undefined
+  private family: Family | undefined
+  private session: ReturnType<typeof syncSession> | undefined
+  private pending = new Map<string, StoreChange>()
+  private events = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private lastSync = -Infinity
+  private running: Promise<void> = Promise.resolve()
+  private syncs = 0
+
+  constructor(
+    private readonly io: IO,
+    private readonly mode: ProxyMode,
+    private readonly backend: Backend,
+    private readonly format: string,
+    private readonly flags: WatchFlags,
+    private readonly config: LoadedObjects['config'],
+    private readonly backendOptions: Record<string, string | boolean | undefined>,
+    private readonly periodMs: number,
+  ) {}
+
+  /** One event's text: validated, then queued; an invalid one is reported and dropped. */
+  event(text: string): void {
+    this.events++
+    const where = `event ${this.events}`
+    let ev: { type?: unknown; object?: Record<string, unknown> }
+    try {
+      ev = JSON.parse(text) as typeof ev
+    } catch (e) {
+      this.io.stderr(`kproxc watch: ${where}: not JSON (${(e as Error).message}), skipped\n`)
+      return
+    }
+    const type = ev?.type
+    const obj = ev?.object
+    if (type === 'BOOKMARK') return
+    if ((type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') || typeof obj !== 'object' || obj === null) {
+      this.io.stderr(`kproxc watch: ${where}: not a watch event ({"type":"ADDED|MODIFIED|DELETED","object":{...}}), skipped\n`)
+      return
+    }
+    const kind = obj.kind
+    if (typeof kind !== 'string' || !KINDS.has(kind)) return
+    const meta = (obj.metadata ?? {}) as { name?: unknown; namespace?: unknown }
+    const name = typeof meta.name === 'string' ? meta.name : undefined
+    const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default'
+    if (!name) {
+      this.io.stderr(`kproxc watch: ${where}: ${kind} without metadata.name, skipped\n`)
+      return
+    }
+    const id = kind === 'Node' ? `Node/${name}` : `${kind}/${namespace}/${name}`
+    if (type === 'DELETED') {
+      this.queue(id, kind === 'Node' ? { op: 'delete', kind: 'Node', name } : { op: 'delete', kind: kind as 'Service' | 'EndpointSlice', namespace, name })
+      return
+    }
+    let loaded: LoadedObjects
+    try {
+      loaded = loadObjects([{ name: `${where} (${type} ${id})`, text: JSON.stringify(obj) }])
+    } catch (e) {
+      if (!(e instanceof KproxcError)) throw e
+      this.io.stderr(`kproxc watch: ${where}: invalid ${kind}, skipped:\n${e.issues.map((i) => `  ${formatIssue(i)}\n`).join('') || `  ${e.message}\n`}`)
+      return
+    }
+    const object = loaded.services[0] ?? loaded.endpointSlices[0] ?? loaded.nodes[0]
+    if (!object) return
+    this.queue(id, { op: 'upsert', kind: kind as 'Service', object: object as LoadedObjects['services'][number] })
+  }
+
+  private queue(id: string, change: StoreChange): void {
+    // Like kube-proxy's change trackers: only the last state of each object matters.
+    this.pending.delete(id)
+    this.pending.set(id, change)
+    if (this.timer) return
+    const wait = Math.max(0, this.lastSync + this.periodMs - Date.now())
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.running = this.running.then(() => this.syncReported())
+    }, wait)
+  }
+
+  /** At end of input: the last batch, then done. */
+  async close(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+      this.running = this.running.then(() => this.syncReported())
+    }
+    await this.running
+  }
+
+  /** A failed apply is reported; the next sync tries again with the state at that time. */
+  private async syncReported(): Promise<void> {
+    try {
+      await this.sync()
+    } catch (e) {
+      if (!(e instanceof KproxcError)) throw e
+      this.io.stderr(`kproxc watch: sync failed: ${e.message}\n`)
+    }
+  }
+
+  private async sync(): Promise<void> {
+    if (this.pending.size === 0) return
+    const changes = [...this.pending.values()]
+    this.pending.clear()
+    this.lastSync = Date.now()
+    let model: ProxyModel | undefined
+    let first = false
+    if (!this.store) {
+      const initial: LoadedObjects = { services: [], endpointSlices: [], nodes: [], config: this.config, skippedKinds: {} }
+      for (const c of changes) {
+        if (c.op !== 'upsert') continue
+        if (c.kind === 'Service') initial.services.push(c.object)
+        else if (c.kind === 'EndpointSlice') initial.endpointSlices.push(c.object)
+        else initial.nodes.push(c.object)
+      }
+      try {
+        this.family = familyFlag(this.flags.ipFamily) ?? primaryFamily(initial, this.flags, this.mode)
+        this.store = new ModelStore(modelOptions(this.flags, this.mode, [this.family]), initial)
+      } catch (e) {
+        if (!(e instanceof KproxcError)) throw e
+        // Typically: no Node yet. Keep the objects for the next batch.
+        this.io.stderr(`kproxc watch: cannot build the model yet: ${e.message.split('\n')[0]}\n`)
+        for (const c of changes) this.pending.set(JSON.stringify([c.op, c.kind, 'object' in c ? c.object.metadata : c]), c)
+        return
+      }
+      this.session = syncSession(this.mode, this.family, this.format, this.backendOptions)
+      model = this.store.model
+      first = true
+    } else {
+      model = this.applyChanges(this.store, changes)
+    }
+    const session = this.session as NonNullable<typeof this.session>
+    const started = performance.now()
+    const files = first ? session.full(model) : session.delta(model)
+    const ms = performance.now() - started
+    this.syncs++
+    const bytes = files.reduce((n, f) => n + f.content.length, 0)
+    this.io.stderr(`kproxc watch: sync ${this.syncs} (${first ? 'full' : 'partial'}): ${changes.length} object change${changes.length === 1 ? '' : 's'}, ${bytes} bytes of output, compiled in ${ms.toFixed(1)} ms\n`)
+    if (files.length > 0) this.io.stdout(joinFiles(files, this.backend.multiFile))
+    if (this.flags.apply) {
+      const report = await APPLIERS[this.mode](model, { families: [this.family as Family], options: this.backendOptions, runner: spawnRunner({ env: this.io.env }) })
+      for (const line of report.lines) this.io.stderr(`kproxc watch: ${line}\n`)
+    }
+  }
+
+  /** All changes at once; if the store refuses the batch, one by one, skipping those it refuses. */
+  private applyChanges(store: ModelStore, changes: StoreChange[]): ProxyModel {
+    try {
+      return store.apply(changes).model
+    } catch (e) {
+      if (!(e instanceof KproxcError)) throw e
+    }
+    for (const c of changes) {
+      try {
+        store.apply([c])
+      } catch (e) {
+        if (!(e instanceof KproxcError)) throw e
+        const what = c.op === 'upsert' ? `${c.kind} ${c.object.metadata.namespace ?? ''}/${c.object.metadata.name}` : `delete of ${c.kind} ${c.name}`
+        this.io.stderr(`kproxc watch: ${what} refused, skipped: ${e.message.split('\n')[0]}\n`)
+      }
+    }
+    return store.model
+  }
+}

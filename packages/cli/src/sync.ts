@@ -1,0 +1,91 @@
+/**
+ * One backend kept in sync with a changing model: the first sync prints the full ruleset, later
+ * ones only the delta from the previous one (kube-proxy's full and partial syncs). Fragments are
+ * cached by service-port identity, so models from one ModelStore recompile only what changed.
+ */
+import { type Family, KproxcError, type OutputFile, type ProxyMode, type ProxyModel } from '@kproxc/core'
+import * as ipt from '@kproxc/iptables'
+import * as ipvs from '@kproxc/ipvs'
+import * as nft from '@kproxc/nftables'
+
+type Options = Readonly<Record<string, string | boolean | undefined>>
+
+/** A synced backend: `full` (re)states everything, `delta` what changed since the last call. */
+export interface SyncSession {
+  /** Compiles the state the next delta starts from, without rendering it. */
+  prime(model: ProxyModel): void
+  full(model: ProxyModel): OutputFile[]
+  delta(model: ProxyModel): OutputFile[]
+}
+
+/** The session of one mode, family and format with the backend's option values. */
+export function syncSession(mode: ProxyMode, family: Family, format: string, options: Options): SyncSession {
+  if (mode === 'iptables') {
+    const opts = ipt.readOptions(options)
+    const cache = ipt.createFragmentCache()
+    let last: ipt.RulesetParts | undefined
+    const step = (model: ProxyModel) => {
+      const parts = ipt.compileParts(model, family, opts, cache)
+      const prev = last
+      last = parts
+      return { prev, parts }
+    }
+    return {
+      prime: (model) => void step(model),
+      full: (model) => [{ name: ipt.OUTPUT_FILE, content: ipt.renderRuleset(ipt.assembleRuleset(step(model).parts)) }],
+      delta: (model) => {
+        const { prev, parts } = step(model)
+        const text = prev ? ipt.deltaRestore(prev, parts) : ipt.renderRuleset(ipt.assembleRuleset(parts))
+        return text ? [{ name: ipt.OUTPUT_FILE, content: text }] : []
+      },
+    }
+  }
+  if (mode === 'nftables') {
+    if (format !== 'json' && format !== 'text') throw new KproxcError('USAGE', `unknown nftables format ${format} (choose json, text)`)
+    const render = format === 'json' ? nft.renderJSON : nft.renderText
+    const name = nft.FILE_NAMES[format]
+    const compileOptions = { family, serviceCIDRs: nft.parseServiceCIDROption(options.serviceCidr) }
+    const cache = nft.createFragmentCache()
+    let last: nft.RulesetParts | undefined
+    const step = (model: ProxyModel) => {
+      const parts = nft.compileParts(model, compileOptions, cache)
+      const prev = last
+      last = parts
+      return { prev, parts }
+    }
+    return {
+      prime: (model) => void step(model),
+      full: (model) => [{ name, content: render(nft.assembleRuleset(step(model).parts)) }],
+      delta: (model) => {
+        const { prev, parts } = step(model)
+        const rs = prev ? nft.deltaTransaction(prev, parts) : nft.assembleRuleset(parts)
+        return rs.ops.length > 0 ? [{ name, content: render(rs) }] : []
+      },
+    }
+  }
+  const { scheduler } = options
+  const { randomFully, builtinJumps } = ipt.readOptions(options)
+  const compileOptions: ipvs.IpvsCompileOptions = { family, randomFully, builtinJumps, ...(typeof scheduler === 'string' ? { scheduler } : {}) }
+  const cache = ipvs.createFragmentCache()
+  let last: ipvs.IpvsParts | undefined
+  const step = (model: ProxyModel) => {
+    const parts = ipvs.compileIpvsParts(model, compileOptions, cache)
+    const prev = last
+    last = parts
+    return { prev, parts }
+  }
+  return {
+    prime: (model) => void step(model),
+    full: (model) => ipvs.renderIpvsFiles(ipvs.assembleIpvs(step(model).parts)),
+    delta: (model) => {
+      const { prev, parts } = step(model)
+      return prev ? ipvs.deltaIpvsParts(prev, parts) : ipvs.renderIpvsFiles(ipvs.assembleIpvs(parts))
+    },
+  }
+}
+
+/** Files as one text: a single-file mode's content as is, several files under `# ==> name <==` headers. */
+export function joinFiles(files: readonly OutputFile[], multiFile: boolean): string {
+  if (!multiFile) return files.map((f) => f.content).join('')
+  return files.map((f) => `# ==> ${f.name} <==\n${f.content}`).join('')
+}

@@ -1,0 +1,125 @@
+/**
+ * full(OLD) then delta loads to exactly full(NEW), checked on an iptables-restore model (chains
+ * declared under --noflush are created or flushed, -A needs the chain, -X needs it empty and
+ * unreferenced); and a delta touches only chains whose rules changed.
+ */
+import fc from 'fast-check'
+import { buildModel, type ProxyModel } from '@kproxc/core'
+import { describe, expect, it } from 'vitest'
+import { arbClusterPair, storeModels } from '../../../test/delta-cases.js'
+import { syntheticCluster } from '../../../test/synthetic.js'
+import { ModelStore } from '@kproxc/core'
+import { type FragmentCache, assembleRuleset, compileParts, compileRuleset, createFragmentCache } from './compile.js'
+import { objectChanges } from '../../cli/src/changes.js'
+import { deltaRestore, diffRuleset } from './delta.js'
+import { DEFAULT_OPTIONS } from './options.js'
+import { renderRuleset } from './render.js'
+
+type Tables = Map<string, Map<string, string[]>>
+
+/** iptables-restore --noflush over `state` (builtin chains exist implicitly). */
+export function restore(state: Tables, text: string): void {
+  let table: Map<string, string[]> | undefined
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    if (line.startsWith('*')) {
+      const name = line.slice(1)
+      if (!state.has(name)) state.set(name, new Map())
+      table = state.get(name)
+    } else if (line === 'COMMIT') table = undefined
+    else if (!table) throw new Error(`outside a table: ${line}`)
+    else if (line.startsWith(':')) table.set(line.slice(1).split(' ')[0] as string, [])
+    else if (line.startsWith('-A ')) {
+      const chain = line.split(' ')[1] as string
+      const builtin = /^[A-Z]+$/.test(chain) && !chain.startsWith('KUBE')
+      if (!table.has(chain) && !builtin) throw new Error(`-A to missing chain ${chain}`)
+      if (!table.has(chain)) table.set(chain, [])
+      table.get(chain)?.push(line)
+    } else if (line.startsWith('-X ')) {
+      const chain = line.slice(3)
+      if (!table.has(chain)) throw new Error(`-X of missing chain ${chain}`)
+      if ((table.get(chain) ?? []).length > 0) throw new Error(`-X of non-empty chain ${chain}`)
+      for (const rules of table.values()) if (rules.some((r) => r.endsWith(` -j ${chain}`) || r.includes(` -j ${chain} `))) throw new Error(`-X of referenced chain ${chain}`)
+      table.delete(chain)
+    } else throw new Error(`unknown line ${line}`)
+  }
+}
+
+function dump(state: Tables): string {
+  return [...state].sort().map(([t, chains]) => `*${t}\n${[...chains].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, rules]) => `:${c}\n${rules.join('\n')}`).join('\n')}`).join('\n')
+}
+
+function check(old: ProxyModel, next: ProxyModel, cache: FragmentCache | undefined): string {
+  const before = compileParts(old, 'IPv4', DEFAULT_OPTIONS, cache)
+  const after = compileParts(next, 'IPv4', DEFAULT_OPTIONS, cache)
+  const state: Tables = new Map()
+  restore(state, renderRuleset(assembleRuleset(before)))
+  const delta = deltaRestore(before, after)
+  restore(state, delta)
+  const fresh: Tables = new Map()
+  restore(fresh, renderRuleset(assembleRuleset(after)))
+  expect(dump(state)).toBe(dump(fresh))
+  return delta
+}
+
+const options = { nodeName: 'n1', families: ['IPv4'] as const, mode: 'iptables' as const }
+
+describe('iptables delta', () => {
+  it('full(OLD) + delta = full(NEW), with shared fragments (one store) and without', () => {
+    fc.assert(fc.property(arbClusterPair(), (pair) => {
+      const m = storeModels(pair, { ...options, families: ['IPv4'] })
+      check(m.old, m.next, createFragmentCache())
+      check(buildModel(pair.old, { ...options, families: ['IPv4'] }), buildModel(pair.next, { ...options, families: ['IPv4'] }), undefined)
+    }), { numRuns: 150 })
+  })
+
+  it('successive deltas with one cache add up to the last full ruleset', () => {
+    fc.assert(fc.property(arbClusterPair(), arbClusterPair(), (a, b) => {
+      const store = new ModelStore({ ...options, families: ['IPv4'] }, a.old)
+      const cache = createFragmentCache()
+      let parts = compileParts(store.model, 'IPv4', DEFAULT_OPTIONS, cache)
+      const state: Tables = new Map()
+      restore(state, renderRuleset(assembleRuleset(parts)))
+      let objects = a.old
+      for (const target of [a.next, b.next, a.old]) {
+        const model = store.apply(objectChanges(objects, target)).model
+        objects = target
+        const next = compileParts(model, 'IPv4', DEFAULT_OPTIONS, cache)
+        restore(state, deltaRestore(parts, next))
+        parts = next
+        const fresh: Tables = new Map()
+        restore(fresh, renderRuleset(compileRuleset(model, 'IPv4')))
+        expect(dump(state)).toBe(dump(fresh))
+      }
+    }), { numRuns: 100 })
+  })
+
+  it('is empty without a change, and from a model to itself', () => {
+    fc.assert(fc.property(arbClusterPair(), (pair) => {
+      const m = buildModel(pair.old, { ...options, families: ['IPv4'] })
+      expect(check(m, m, createFragmentCache())).toBe('')
+      expect(check(m, buildModel(pair.old, { ...options, families: ['IPv4'] }), undefined)).toBe('')
+    }), { numRuns: 50 })
+  })
+
+  it('rewrites only the chains of a changed endpoint in a large cluster, and deletes the stale one', () => {
+    const objects = syntheticCluster({ services: 300, endpointsPerService: 5 })
+    const store = new ModelStore({ ...options, families: ['IPv4'] }, objects)
+    const cache = createFragmentCache()
+    const before = compileParts(store.model, 'IPv4', DEFAULT_OPTIONS, cache)
+    const slice = objects.endpointSlices[7]!
+    const changed = { ...slice, endpoints: (slice.endpoints ?? []).map((e, i) => (i === 0 ? { ...e, addresses: ['10.200.0.1'] } : e)) }
+    const next = store.apply([{ op: 'upsert', kind: 'EndpointSlice', object: changed }]).model
+    const after = compileParts(next, 'IPv4', DEFAULT_OPTIONS, cache)
+    const d = diffRuleset(before, after)
+    expect(d.filter.chains).toEqual([])
+    // The SVC chain, the new SEP chain, and the old SEP chain (flushed, then deleted).
+    expect(d.nat.chains.filter((c) => c.startsWith('KUBE-SVC-'))).toHaveLength(1)
+    expect(d.nat.chains.filter((c) => c.startsWith('KUBE-SEP-'))).toHaveLength(2)
+    expect(d.nat.chains).toHaveLength(3)
+    expect(d.nat.deleted).toHaveLength(1)
+    expect(d.nat.rules.every((r) => !r.chain.startsWith('KUBE-SERVICES'))).toBe(true)
+    // SVC: the off-cluster masquerade rule and 5 endpoint rules; the new SEP: hairpin and DNAT.
+    expect(d.nat.rules).toHaveLength(6 + 2)
+  })
+})
