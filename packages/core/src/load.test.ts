@@ -57,3 +57,37 @@ describe('loadObjects accepts what kubectl prints', () => {
     expect(model.diagnostics.map((d) => d.code)).toContain('IP_LEADING_ZEROS')
   })
 })
+
+describe('YAML parsing paths', () => {
+  it('the fast parser (js-yaml) and the yaml package read every fixture into the same documents', async () => {
+    const { readdirSync, readFileSync, existsSync } = await import('node:fs')
+    const { CORE_SCHEMA, loadAll } = await import('js-yaml')
+    const { parseAllDocuments } = await import('yaml')
+    const dir = new URL('../../../fixtures/', import.meta.url)
+    let compared = 0
+    for (const name of readdirSync(dir)) {
+      const file = new URL(`${name}/input.yaml`, dir)
+      if (!existsSync(file)) continue
+      const text = readFileSync(file, 'utf8')
+      expect(loadAll(text, undefined, { schema: CORE_SCHEMA })).toEqual(parseAllDocuments(text).map((d) => d.toJS()))
+      compared++
+    }
+    expect(compared).toBeGreaterThan(40)
+  })
+
+  it('bounds alias expansion (a billion-laughs document is rejected, not expanded)', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => {
+      const p = String.fromCharCode(97 + i)
+      const n = String.fromCharCode(98 + i)
+      return `${n}: &${n} [*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p}]`
+    })].join('\n')
+    const started = Date.now()
+    expect(() => loadObjects([{ name: 'bomb.yaml', text: `${bomb}\nkind: Service\napiVersion: v1\n` }])).toThrow()
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it('reports duplicate keys with their line, whichever parser saw them first', () => {
+    const text = 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nmetadata: {name: other}\nspec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n'
+    expect(errorText(text)).toMatch(/line 4, column \d+: is not valid YAML/)
+  })
+})
