@@ -1,3 +1,4 @@
+import { changedFragments } from '@kproxc/core'
 /**
  * The partial sync of kube-proxy's iptables mode (pkg/proxy/iptables/proxier.go, reference §10):
  * an `iptables-restore --noflush` document that turns the kernel state of one compiled ruleset
@@ -35,7 +36,12 @@ export interface IptablesDelta {
 export function diffRuleset(old: RulesetParts, next: RulesetParts): IptablesDelta {
   const oldByKey = new Map<string, PortFragment>()
   const newByKey = new Map<string, PortFragment>()
-  const changedPorts = changedPortKeys(old, next, oldByKey, newByKey)
+  const changes = changedFragments(old.ports, next.ports)
+  for (const c of changes) {
+    if (c.old) oldByKey.set(c.key, c.old)
+    if (c.next) newByKey.set(c.key, c.next)
+  }
+  const changedPorts = new Set(changes.map((c) => c.key))
 
   // Fixed chains: changed when the head, the tail or any changed port's share of them differs.
   const fixedChanged: Record<TableName, Set<string>> = { filter: new Set(), nat: new Set() }
@@ -136,44 +142,6 @@ export function deltaRestore(old: RulesetParts, next: RulesetParts): string {
   return renderDelta(diffRuleset(old, next))
 }
 
-type Entry = RulesetParts['ports'][number]
-
-/** Keys of ports added, removed, or whose fragment is another object; their fragments go to the maps. */
-function changedPortKeys(old: RulesetParts, next: RulesetParts, oldByKey: Map<string, PortFragment>, newByKey: Map<string, PortFragment>): Set<string> {
-  const out = new Set<string>()
-  const a = old.ports
-  const b = next.ports
-  let i = 0
-  // Fast path: both lists in the same order, most fragments the same objects.
-  for (; i < a.length && i < b.length; i++) {
-    const x = a[i] as Entry
-    const y = b[i] as Entry
-    if (x.key !== y.key) break
-    if (x.fragment !== y.fragment) {
-      out.add(x.key)
-      oldByKey.set(x.key, x.fragment)
-      newByKey.set(y.key, y.fragment)
-    }
-  }
-  if (i === a.length && i === b.length) return out
-  const before = new Map<string, PortFragment>()
-  for (let j = i; j < a.length; j++) before.set((a[j] as Entry).key, (a[j] as Entry).fragment)
-  for (let j = i; j < b.length; j++) {
-    const { key, fragment } = b[j] as Entry
-    const o = before.get(key)
-    if (o !== fragment) {
-      out.add(key)
-      newByKey.set(key, fragment)
-      if (o) oldByKey.set(key, o)
-    }
-    before.delete(key)
-  }
-  for (const [key, fragment] of before) {
-    out.add(key)
-    oldByKey.set(key, fragment)
-  }
-  return out
-}
 
 /** The rendered rules of a fragment's own chains, by chain. */
 function ownRules(f: PortFragment | undefined): Map<string, string> {

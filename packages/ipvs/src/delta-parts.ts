@@ -6,7 +6,7 @@
  * iptables rules are recompiled only when a set became empty or non-empty or an OUTPUT filter
  * changed. Family-level changes (node addresses, configuration) fall back to deltaIpvs.
  */
-import type { OutputFile } from '@kproxc/core'
+import { type OutputFile, changedFragments } from '@kproxc/core'
 import { type IpvsFragment, type IpvsParts, assembleIpvs, virtualServerId } from './compile.js'
 import { DELTA_FILES, deltaIpvs, iptablesDelta, virtualServerDelta } from './delta.js'
 import type { VirtualServer } from './ir.js'
@@ -33,7 +33,7 @@ const indexes = new WeakMap<IpvsParts, Index>()
 /** The changed files from `old` to `next`, in apply order; empty when nothing changed. */
 export function deltaIpvsParts(old: IpvsParts, next: IpvsParts): OutputFile[] {
   if (old.inputs !== next.inputs || old.family !== next.family) return deltaIpvs(assembleIpvs(old), assembleIpvs(next))
-  const changed = changedPorts(old, next)
+  const changed = changedFragments(old.ports, next.ports)
   if (changed.length === 0) return []
   const index = takeIndex(old)
   const emptyBefore = new Set(IPSET_KEYS.filter((k) => (index.sizes.get(k) ?? 0) === 0))
@@ -113,31 +113,6 @@ export function deltaIpvsParts(old: IpvsParts, next: IpvsParts): OutputFile[] {
   return files
 }
 
-type Entry = IpvsParts['ports'][number]
-
-function changedPorts(old: IpvsParts, next: IpvsParts): { key: string; old?: IpvsFragment; next?: IpvsFragment }[] {
-  const out: { key: string; old?: IpvsFragment; next?: IpvsFragment }[] = []
-  const a = old.ports
-  const b = next.ports
-  let i = 0
-  for (; i < a.length && i < b.length; i++) {
-    const x = a[i] as Entry
-    const y = b[i] as Entry
-    if (x.key !== y.key) break
-    if (x.fragment !== y.fragment) out.push({ key: x.key, old: x.fragment, next: y.fragment })
-  }
-  if (i === a.length && i === b.length) return out
-  const rest = new Map<string, IpvsFragment>()
-  for (let j = i; j < a.length; j++) rest.set((a[j] as Entry).key, (a[j] as Entry).fragment)
-  for (let j = i; j < b.length; j++) {
-    const { key, fragment } = b[j] as Entry
-    const o = rest.get(key)
-    if (o !== fragment) out.push(o ? { key, old: o, next: fragment } : { key, next: fragment })
-    rest.delete(key)
-  }
-  for (const [key, fragment] of rest) out.push({ key, old: fragment })
-  return out
-}
 
 function register(index: Index, port: string, f: IpvsFragment): void {
   for (const vs of f.virtualServers) {

@@ -1,3 +1,4 @@
+import { changedFragments } from '@kproxc/core'
 /**
  * The partial sync of kube-proxy's nftables mode (pkg/proxy/nftables/proxier.go, reference §10):
  * one transaction that turns the table of one compiled ruleset into that of another. Only the
@@ -20,7 +21,7 @@ import { writeOp } from './write-json.js'
 /** The transaction from `old` to `next`; `ops` is empty when the two load to the same table. */
 export function deltaTransaction(old: RulesetParts, next: RulesetParts): Ruleset {
   if (old.family !== next.family || old.table !== next.table || !sameOps(old.head, next.head)) return assembleRuleset(next)
-  const changed = changedPorts(old, next)
+  const changed = changedFragments(old.ports, next.ports)
   const ops: Op[] = []
   const done: Ruleset = { family: next.family, table: next.table, ops }
   if (changed.length === 0) return done
@@ -79,37 +80,6 @@ export function deltaTransaction(old: RulesetParts, next: RulesetParts): Ruleset
   return done
 }
 
-type Entry = RulesetParts['ports'][number]
-interface Change {
-  key: string
-  old: PortFragment | undefined
-  next: PortFragment | undefined
-}
-
-/** Ports added, removed, or whose fragment is another object. */
-function changedPorts(old: RulesetParts, next: RulesetParts): Change[] {
-  const out: Change[] = []
-  const a = old.ports
-  const b = next.ports
-  let i = 0
-  for (; i < a.length && i < b.length; i++) {
-    const x = a[i] as Entry
-    const y = b[i] as Entry
-    if (x.key !== y.key) break
-    if (x.fragment !== y.fragment) out.push({ key: x.key, old: x.fragment, next: y.fragment })
-  }
-  if (i === a.length && i === b.length) return out
-  const rest = new Map<string, PortFragment>()
-  for (let j = i; j < a.length; j++) rest.set((a[j] as Entry).key, (a[j] as Entry).fragment)
-  for (let j = i; j < b.length; j++) {
-    const { key, fragment } = b[j] as Entry
-    const o = rest.get(key)
-    if (o !== fragment) out.push({ key, old: o, next: fragment })
-    rest.delete(key)
-  }
-  for (const [key, fragment] of rest) out.push({ key, old: fragment, next: undefined })
-  return out
-}
 
 /** The chains (with their rules as text) and affinity sets some fragments create. */
 function describe(frags: readonly (PortFragment | undefined)[], text: (op: Op) => string) {
