@@ -23,13 +23,7 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
   if (mode === 'iptables') {
     const opts = ipt.readOptions(options)
     const cache = ipt.createFragmentCache()
-    let last: ipt.RulesetParts | undefined
-    const step = (model: ProxyModel) => {
-      const parts = ipt.compileParts(model, family, opts, cache)
-      const prev = last
-      last = parts
-      return { prev, parts }
-    }
+    const step = stepper<ipt.RulesetParts>((model) => ipt.compileParts(model, family, opts, cache))
     return {
       prime: (model) => void step(model),
       full: (model) => [{ name: ipt.OUTPUT_FILE, content: ipt.renderRuleset(ipt.assembleRuleset(step(model).parts)) }],
@@ -46,13 +40,7 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
     const name = nft.FILE_NAMES[format]
     const compileOptions = { family, serviceCIDRs: nft.parseServiceCIDROption(options.serviceCidr) }
     const cache = nft.createFragmentCache()
-    let last: nft.RulesetParts | undefined
-    const step = (model: ProxyModel) => {
-      const parts = nft.compileParts(model, compileOptions, cache)
-      const prev = last
-      last = parts
-      return { prev, parts }
-    }
+    const step = stepper<nft.RulesetParts>((model) => nft.compileParts(model, compileOptions, cache))
     return {
       prime: (model) => void step(model),
       full: (model) => [{ name, content: render(nft.assembleRuleset(step(model).parts)) }],
@@ -67,13 +55,7 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
   const { randomFully, builtinJumps } = ipt.readOptions(options)
   const compileOptions: ipvs.IpvsCompileOptions = { family, randomFully, builtinJumps, ...(typeof scheduler === 'string' ? { scheduler } : {}) }
   const cache = ipvs.createFragmentCache()
-  let last: ipvs.IpvsParts | undefined
-  const step = (model: ProxyModel) => {
-    const parts = ipvs.compileIpvsParts(model, compileOptions, cache)
-    const prev = last
-    last = parts
-    return { prev, parts }
-  }
+  const step = stepper<ipvs.IpvsParts>((model) => ipvs.compileIpvsParts(model, compileOptions, cache))
   return {
     prime: (model) => void step(model),
     full: (model) => ipvs.renderIpvsFiles(ipvs.assembleIpvs(step(model).parts)),
@@ -88,4 +70,15 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
 export function joinFiles(files: readonly OutputFile[], multiFile: boolean): string {
   if (!multiFile) return files.map((f) => f.content).join('')
   return files.map((f) => `# ==> ${f.name} <==\n${f.content}`).join('')
+}
+
+/** Compiles each model and hands back the previous parts with the new ones (what a delta needs). */
+function stepper<P>(compile: (model: ProxyModel) => P): (model: ProxyModel) => { prev: P | undefined; parts: P } {
+  let last: P | undefined
+  return (model) => {
+    const parts = compile(model)
+    const prev = last
+    last = parts
+    return { prev, parts }
+  }
 }
