@@ -128,3 +128,30 @@ describe('progress', () => {
     }
   })
 })
+
+describe('progress in every long-running command', () => {
+  const commands: [string, string[], RegExp][] = [
+    ['model', ['model', oldFile], /building the model/],
+    ['stats', ['stats', oldFile], /counting rules in every mode/],
+    ['diff', ['diff', oldFile, '--to', newFile, '--mode', 'nftables'], /computing the delta to NEW/],
+    ['apply --dry-run', ['apply', oldFile, '--mode', 'nftables', '--dry-run'], /planning 20 service ports in nftables mode/],
+  ]
+  for (const [name, argv, phase] of commands) {
+    it(`${name}: phases on a terminal, erased; stdout the same as without a terminal`, async () => {
+      const runs = []
+      for (const tty of [true, false]) {
+        let stderr = ''
+        let stdout = ''
+        const io: IO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stdin: async () => '', stdinIsTTY: true, stderrIsTTY: tty, env: { PATH: '/nonexistent' } }
+        const code = await run(argv, io)
+        runs.push({ code, stdout, stderr })
+      }
+      const [tty, plain] = runs
+      expect(tty?.stdout).toBe(plain?.stdout)
+      expect(tty?.code).toBe(plain?.code)
+      expect(tty?.stderr).toMatch(phase)
+      expect(tty?.stderr).toMatch(/kproxc: reading/)
+      expect(plain?.stderr).not.toMatch(/\r/)
+    })
+  }
+})

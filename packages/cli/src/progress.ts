@@ -13,6 +13,16 @@ export interface Progress {
 
 const SILENT: Progress = { phase: () => {}, done: () => {} }
 
+/** Runs `work` with a progress line that is erased when it ends, however it ends. */
+export async function withProgress<T>(io: IO, work: (p: Progress) => Promise<T>): Promise<T> {
+  const p = progress(io)
+  try {
+    return await work(p)
+  } finally {
+    p.done()
+  }
+}
+
 /** A progress line on `io.stderr` when it is a terminal; otherwise nothing. */
 export function progress(io: IO): Progress {
   if (!io.stderrIsTTY) return SILENT

@@ -219,6 +219,23 @@ export async function applyIptables(model: ProxyModel, opts: ApplyOptions = {}):
 }
 
 /**
+ * Applies a delta from `deltaRestore` (kube-proxy's partial sync): one `iptables-restore --noflush`
+ * that rewrites only the chains it names and deletes the stale ones. The state it starts from must be
+ * the one the delta was computed against (a previous full apply and the deltas since); a failure is
+ * the caller's cue for a full apply, which repairs whatever a half-committed restore left.
+ */
+export async function applyIptablesDelta(text: string, family: Family, runner: Runner = spawnRunner()): Promise<ApplyReport> {
+  if (text === '') return { lines: [] }
+  const tools = iptablesTools(family)
+  await mustRun(runner, { argv: [tools.restore, '--noflush', '--wait'], stdin: text, mutates: true })
+  const lines = text.split('\n')
+  const chains = lines.filter((l) => l.startsWith(':')).length
+  const deleted = lines.filter((l) => l.startsWith('-X ')).length
+  const rules = lines.filter((l) => l.startsWith('-A ')).length
+  return { lines: [`${family === 'IPv6' ? 'ip6tables' : 'iptables'} (partial): ${chains - deleted} chains and ${rules} rules rewritten${deleted > 0 ? `, ${deleted} stale chains deleted` : ''}`] }
+}
+
+/**
  * Creates the nfacct objects the rules count into, as kube-proxy does at a full sync (an existing
  * one is fine). Without the nfacct tool the restore decides: it fails only if they are missing.
  */

@@ -3,7 +3,7 @@ import { buildModel } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
 import { arbCluster } from '../../../test/arbitraries.js'
 import { scenarioModel } from '../../../test/apply-scenario.js'
-import { parseDeviceAddresses, parseIpsetSave, planAddresses, planIpsets, planIpvsadm, planSysctls } from './apply-plan.js'
+import { parseDeviceAddresses, parseIpsetSave, planAddresses, planIpsets, planIpvsDelta, planIpvsadm, planSysctls } from './apply-plan.js'
 import { compileIpvs } from './compile.js'
 import { loadIpvsadmRules } from './load-ipvsadm.js'
 import { renderIpset } from './render-ipset.js'
@@ -91,5 +91,34 @@ describe('addresses and sysctls', () => {
     expect(planSysctls(s, current)).toEqual([])
     current.set('net/ipv4/vs/conntrack', '0')
     expect(planSysctls(s, current)).toEqual(['net.ipv4.vs.conntrack=1'])
+  })
+})
+
+describe('planIpvsDelta', () => {
+  it('orders a delta bundle as kube-proxy syncs: sysctls, sets, servers, new VIPs, rules, old VIPs', () => {
+    const steps = planIpvsDelta([
+      { name: 'ipset.rules', content: 'add KUBE-CLUSTER-IP 10.96.0.9,tcp:80\n' },
+      { name: 'ipvsadm.rules', content: '-A -t 10.96.0.9:80 -s rr\n' },
+      { name: 'kube-ipvs0.changes', content: 'add 10.96.0.9\ndel 10.96.0.8\nadd fd00::9\n' },
+      { name: 'iptables.rules', content: '*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n' },
+      { name: 'sysctl.conf', content: '# why\nnet.ipv4.vs.conntrack = 1\n' },
+    ], 'IPv4')
+    expect(steps.map((s) => s.argv.join(' '))).toEqual([
+      'sysctl -w net.ipv4.vs.conntrack=1',
+      'ipset restore -exist',
+      'ipvsadm -R',
+      'ip -batch -',
+      'iptables-restore --noflush --wait',
+      'ip -batch -',
+    ])
+    expect(steps[3]?.stdin).toBe('addr replace 10.96.0.9/32 dev kube-ipvs0\naddr replace fd00::9/128 dev kube-ipvs0\n')
+    expect(steps[5]?.stdin).toBe('addr del 10.96.0.8/32 dev kube-ipvs0\n')
+    expect(planIpvsDelta([{ name: 'iptables.rules', content: '*filter\nCOMMIT\n' }], 'IPv6')[0]?.argv[0]).toBe('ip6tables-restore')
+    expect(planIpvsDelta([], 'IPv4')).toEqual([])
+  })
+
+  it('refuses what it does not know instead of skipping it', () => {
+    expect(() => planIpvsDelta([{ name: 'surprise.txt', content: 'x' }], 'IPv4')).toThrow(/unknown IPVS delta file surprise.txt/)
+    expect(() => planIpvsDelta([{ name: 'kube-ipvs0.changes', content: 'replace 10.0.0.1\n' }], 'IPv4')).toThrow(/unknown kube-ipvs0 change/)
   })
 })

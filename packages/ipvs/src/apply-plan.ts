@@ -4,12 +4,13 @@
  * reference): ipvsadm add/edit/delete lines (never a clear), ipset contents swapped in whole,
  * kube-ipvs0 addresses added and removed, sysctls set only when they differ. apply.ts runs them.
  */
-import { type Family, type Protocol, cidrContains, familyOf } from '@kproxc/core'
+import { type Family, KproxcError, type Protocol, cidrContains, familyOf } from '@kproxc/core'
 import type { IpvsadmRules, IpvsadmService } from './load-ipvsadm.js'
 import type { Ipset, IpvsRuleset, Sysctl, VirtualServer } from './ir.js'
 import { DUMMY_DEVICE } from './names.js'
 import { PROTOCOL_FLAG, ipvsAddress, realServerLine, serviceLine, timeoutsLine } from './render-ipvsadm.js'
 import { createLine } from './render-ipset.js'
+import { DELTA_FILES } from './delta.js'
 
 /** ipvsadm -R input in two phases, as kube-proxy orders them around the iptables restore. */
 export interface IpvsadmPlan {
@@ -184,4 +185,47 @@ export function planAddresses(wanted: readonly string[], current: readonly strin
 /** Sysctls whose current value differs (kube-proxy writes only those); `current` is `sysctl -n` output, one per key. */
 export function planSysctls(sysctls: readonly Sysctl[], current: ReadonlyMap<string, string>): string[] {
   return sysctls.filter((s) => current.get(s.key)?.trim() !== String(s.value)).map((s) => `${s.key.replaceAll('/', '.')}=${s.value}`)
+}
+
+/** One step of a delta apply: the tool and its input (pure data; apply.ts runs it). */
+export interface DeltaStep {
+  argv: readonly string[]
+  stdin: string
+}
+
+/**
+ * The commands that apply a delta bundle from `deltaIpvsParts` (kube-proxy's partial sync), in
+ * kube-proxy's order: sysctls, set members, virtual and real servers, new VIP addresses, the iptables
+ * chains, then the VIP addresses that went away. `ipset restore -exist` so a member the kernel already
+ * has is not an error. Unknown files are refused rather than skipped: the kernel would drift.
+ */
+export function planIpvsDelta(files: readonly { name: string; content: string }[], family: Family): DeltaStep[] {
+  const byName = new Map(files.map((f) => [f.name, f.content]))
+  const known = new Set<string>(Object.values(DELTA_FILES))
+  for (const name of byName.keys()) if (!known.has(name)) throw new KproxcError('INTERNAL', `unknown IPVS delta file ${name}`)
+  const steps: DeltaStep[] = []
+  const sysctl = byName.get(DELTA_FILES.sysctl) ?? ''
+  for (const line of sysctl.split('\n')) {
+    const m = /^\s*([^#\s=][^=\s]*)\s*=\s*(\S+)\s*$/.exec(line)
+    if (m) steps.push({ argv: ['sysctl', '-w', `${m[1]}=${m[2]}`], stdin: '' })
+  }
+  const ipset = byName.get(DELTA_FILES.ipset) ?? ''
+  if (ipset.trim() !== '') steps.push({ argv: ['ipset', 'restore', '-exist'], stdin: ipset })
+  const ipvsadm = byName.get(DELTA_FILES.ipvsadm) ?? ''
+  if (ipvsadm.trim() !== '') steps.push({ argv: ['ipvsadm', '-R'], stdin: ipvsadm })
+  const wanted: string[] = []
+  const gone: string[] = []
+  for (const line of (byName.get(DELTA_FILES.addresses) ?? '').split('\n')) {
+    const [op, addr] = line.trim().split(/\s+/)
+    if (!addr) continue
+    if (op === 'add') wanted.push(addr)
+    else if (op === 'del') gone.push(addr)
+    else throw new KproxcError('INTERNAL', `unknown kube-ipvs0 change ${JSON.stringify(line)}`)
+  }
+  const { add, remove } = planAddresses(wanted, gone)
+  if (add.length > 0) steps.push({ argv: ['ip', '-batch', '-'], stdin: add.map((l) => `${l}\n`).join('') })
+  const iptables = byName.get(DELTA_FILES.iptables) ?? ''
+  if (iptables.trim() !== '') steps.push({ argv: [family === 'IPv6' ? 'ip6tables-restore' : 'iptables-restore', '--noflush', '--wait'], stdin: iptables })
+  if (remove.length > 0) steps.push({ argv: ['ip', '-batch', '-'], stdin: remove.map((l) => `${l}\n`).join('') })
+  return steps
 }

@@ -5,7 +5,7 @@
  * addresses and virtual servers. The only file of the package that spawns processes; every step
  * is planned by apply-plan.ts against what the kernel reports, so a second apply changes nothing.
  */
-import { type ProxyModel, KproxcError } from '@kproxc/core'
+import { type Family, type OutputFile, type ProxyModel, KproxcError } from '@kproxc/core'
 import {
   type ApplyReport, type Command, type RestoreTarget, type Runner, applyRestore, clearUdpConntrack, commandError, mustRun, restoreSummary, spawnRunner,
 } from '@kproxc/iptables/apply'
@@ -16,7 +16,7 @@ import { loadIpvsadmRules } from './load-ipvsadm.js'
 import { DUMMY_DEVICE } from './names.js'
 import { ruleLine } from './render-iptables.js'
 import {
-  parseDeviceAddresses, parseIpsetSave, planAddresses, planIpsets, planIpvsadm, planSysctls, udpRealServers,
+  parseDeviceAddresses, parseIpsetSave, planAddresses, planIpsets, planIpvsadm, planIpvsDelta, planSysctls, udpRealServers,
 } from './apply-plan.js'
 
 export * from './apply-plan.js'
@@ -145,4 +145,19 @@ export async function applyIpvs(model: ProxyModel, opts: ApplyOptions = {}): Pro
     }
   }
   return { lines }
+}
+
+/**
+ * Applies a delta bundle from `deltaIpvsParts` (kube-proxy's partial sync) to a node programmed by
+ * `applyIpvs` and the deltas since: each step as `planIpvsDelta` orders it, stopping at the first
+ * failure (the caller then falls back to a full apply, which converges from whatever was done).
+ */
+export async function applyIpvsDelta(files: readonly OutputFile[], family: Family, runner: Runner = spawnRunner()): Promise<ApplyReport> {
+  const steps = planIpvsDelta(files, family)
+  for (const step of steps) {
+    if (step.argv[0] === 'ipvsadm') await ipvsadmRestore(runner, step.stdin.split('\n').filter((l) => l !== ''))
+    else await mustRun(runner, { argv: step.argv, ...(step.stdin ? { stdin: step.stdin } : {}), mutates: true })
+  }
+  const tools = [...new Set(steps.map((s) => s.argv[0]))]
+  return { lines: [`ipvs (${family}, partial): ${steps.length} steps${tools.length > 0 ? ` (${tools.join(', ')})` : ''}`] }
 }

@@ -147,3 +147,18 @@ export async function applyNftables(model: ProxyModel, opts: ApplyOptions = {}):
   }
   return { lines }
 }
+
+/**
+ * Applies a delta from `deltaTransaction` (kube-proxy's partial sync), rendered as JSON or nft text,
+ * in one atomic transaction. It must start from the state it was computed against (the previous full
+ * apply and the deltas since); on failure nothing changed, and the caller falls back to a full apply.
+ * Stale chains are deleted in the same transaction, which needs Linux 6.2 or later.
+ */
+export async function applyNftablesDelta(content: string, format: 'json' | 'text', runner: Runner = spawnRunner()): Promise<ApplyReport> {
+  if (content === '') return { lines: [] }
+  const cmd: Command = { argv: format === 'json' ? ['nft', '-j', '-f', '-'] : ['nft', '-f', '-'], stdin: content, mutates: true }
+  const r = await runner(cmd)
+  if (r.code !== 0) throw fail(cmd, r)
+  const ops = format === 'json' ? ((JSON.parse(content) as { nftables?: unknown[] }).nftables?.length ?? 0) : content.split('\n').filter((l) => l.trim() !== '').length
+  return { lines: [`nftables (partial): ${ops} ${format === 'json' ? 'operations' : 'commands'} in one transaction`] }
+}

@@ -1,13 +1,14 @@
 import { Command, Option } from 'commander'
-import { type Family, KproxcError, type ProxyMode, type ProxyModel } from '@kproxc/core'
+import { type Family, KproxcError, type OutputFile, type ProxyMode, type ProxyModel } from '@kproxc/core'
 import { type ApplyReport, type Command as ToolCommand, type Runner, dryRunner, spawnRunner } from '@kproxc/iptables/apply'
-import { applyIptables } from '@kproxc/iptables/apply'
-import { applyIpvs } from '@kproxc/ipvs/apply'
-import { applyNftables } from '@kproxc/nftables/apply'
+import { applyIptables, applyIptablesDelta } from '@kproxc/iptables/apply'
+import { applyIpvs, applyIpvsDelta } from '@kproxc/ipvs/apply'
+import { applyNftables, applyNftablesDelta } from '@kproxc/nftables/apply'
 import type { IO } from '../io.js'
 import { type ModelFlags, addBackendOptions, addModelOptions, familyFlag } from '../options.js'
 import { BACKENDS } from '../backends.js'
 import { loadModel } from './model.js'
+import { withProgress } from '../progress.js'
 
 interface ApplyFlags extends ModelFlags {
   dryRun?: boolean
@@ -28,6 +29,16 @@ export const APPLIERS: Record<ProxyMode, (model: ProxyModel, request: ApplyReque
   iptables: applyIptables,
   nftables: applyNftables,
   ipvs: applyIpvs,
+}
+
+/**
+ * The partial-sync appliers, by mode: each takes the delta files a SyncSession printed (which
+ * start from the state of the previous apply) and programs only those changes.
+ */
+export const DELTA_APPLIERS: Record<ProxyMode, (files: readonly OutputFile[], family: Family, format: string, runner: Runner) => Promise<ApplyReport>> = {
+  iptables: (files, family, _format, runner) => applyIptablesDelta(files.map((f) => f.content).join(''), family, runner),
+  nftables: (files, _family, format, runner) => applyNftablesDelta(files.map((f) => f.content).join(''), format === 'text' ? 'text' : 'json', runner),
+  ipvs: (files, family, _format, runner) => applyIpvsDelta(files, family, runner),
 }
 
 /** A heredoc delimiter that no payload line equals. */
@@ -61,13 +72,17 @@ export function applyCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     const mode = flags.mode as ProxyMode
     const backend = BACKENDS[mode]
     // Every family the node has, unless --ip-family picks one (kube-proxy programs both on dual-stack nodes).
-    const model = await loadModel(files, flags, io, mode)
-    const family = familyFlag(flags.ipFamily)
-    if (model.families.length === 0) throw new KproxcError('USAGE', 'the model has no IP family to apply')
-    const options = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
-    const real = runnerFor(io)
-    const runner = flags.dryRun ? dryRunner(real, (c) => io.stdout(formatCommand(c))) : real
-    const report = await APPLIERS[mode](model, { ...(family ? { families: [family] } : {}), options, runner, conntrack: Boolean(flags.conntrack) })
+    const report = await withProgress(io, async (p) => {
+      const model = await loadModel(files, flags, io, mode, undefined, p)
+      const family = familyFlag(flags.ipFamily)
+      if (model.families.length === 0) throw new KproxcError('USAGE', 'the model has no IP family to apply')
+      const options = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
+      const real = runnerFor(io)
+      // A dry run prints its commands on stdout: the progress line is erased before each.
+      const runner = flags.dryRun ? dryRunner(real, (c) => { p.done(); io.stdout(formatCommand(c)) }) : real
+      p.phase(`${flags.dryRun ? 'planning' : 'applying'} ${model.families.map((f) => f.servicePorts.length).reduce((a, b) => a + b, 0)} service ports in ${mode} mode`)
+      return APPLIERS[mode](model, { ...(family ? { families: [family] } : {}), options, runner, conntrack: Boolean(flags.conntrack) })
+    })
     const out = flags.dryRun ? io.stderr : io.stdout
     for (const line of report.lines) out(`${flags.dryRun ? '# dry run, would do: ' : ''}${line}\n`)
   })

@@ -7,7 +7,7 @@ import type { IO } from '../io.js'
 import { type ModelFlags, addBackendOptions, addModelOptions } from '../options.js'
 import { BACKENDS } from '../backends.js'
 import { loadModel } from './model.js'
-import { progress } from '../progress.js'
+import { withProgress } from '../progress.js'
 
 interface CompileFlags extends ModelFlags {
   format?: string
@@ -33,17 +33,13 @@ export function compileCommand(io: IO): Command {
     if (!backend.formats.includes(format)) {
       throw new KproxcError('USAGE', `--format ${format} is not available for --mode ${backend.mode} (choose ${backend.formats.join(', ')})`)
     }
-    const shown = progress(io)
-    let out: OutputFile[]
-    try {
+    const out = await withProgress(io, async (shown) => {
       const model = await loadModel(files, flags, io, backend.mode, 'primary', shown)
       const family = model.families[0]?.family ?? 'IPv4'
       const options = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
       shown.phase(`compiling ${model.families[0]?.servicePorts.length ?? 0} service ports for ${backend.mode}`)
-      out = backend.emit(model, { family, format, options })
-    } finally {
-      shown.done()
-    }
+      return backend.emit(model, { family, format, options })
+    })
     if (flags.check) {
       if (flags.output) throw new KproxcError('USAGE', '--check and -o do not go together')
       const diff = await checkGolden(out, backend, flags.check)

@@ -6,6 +6,7 @@ import { type ModelFlags, addBackendOptions, addModelOptions, familyFlag, modelO
 import { BACKENDS } from '../backends.js'
 import { objectChanges } from '../changes.js'
 import { joinFiles, syncSession } from '../sync.js'
+import { withProgress } from '../progress.js'
 
 interface DiffFlags extends ModelFlags {
   to: string[]
@@ -32,16 +33,22 @@ export function diffCommand(io: IO): Command {
     if (!backend.formats.includes(format)) {
       throw new KproxcError('USAGE', `--format ${format} is not available for --mode ${backend.mode} (choose ${backend.formats.join(', ')})`)
     }
-    const old = loadObjects(await readInputs(oldFiles, flags, io))
-    const next = loadObjects(await readInputs(flags.to, flags, io))
-    const family = familyFlag(flags.ipFamily) ?? primaryFamily(old, flags, mode)
-    const options = modelOptions(flags, mode, [family])
-    const store = new ModelStore(options, old)
-    const session = syncSession(mode, family, format, Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined])))
-    session.prime(store.model)
-    // The store keeps OLD's configuration; a changed one means a model of its own (no shared ports).
-    const model = deepEqual(old.config, next.config) ? store.apply(objectChanges(old, next)).model : buildModel(next, options)
-    const text = joinFiles(session.delta(model), backend.multiFile)
+    const text = await withProgress(io, async (p) => {
+      p.phase('reading and validating OLD')
+      const old = loadObjects(await readInputs(oldFiles, flags, io))
+      p.phase('reading and validating NEW')
+      const next = loadObjects(await readInputs(flags.to, flags, io))
+      const family = familyFlag(flags.ipFamily) ?? primaryFamily(old, flags, mode)
+      const options = modelOptions(flags, mode, [family])
+      p.phase('building and compiling OLD')
+      const store = new ModelStore(options, old)
+      const session = syncSession(mode, family, format, Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined])))
+      session.prime(store.model)
+      p.phase('computing the delta to NEW')
+      // The store keeps OLD's configuration; a changed one means a model of its own (no shared ports).
+      const model = deepEqual(old.config, next.config) ? store.apply(objectChanges(old, next)).model : buildModel(next, options)
+      return joinFiles(session.delta(model), backend.multiFile)
+    })
     if (flags.output && flags.output !== '-') await writeFile(flags.output, text)
     else io.stdout(text)
   })

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { type ProxyMode, loadObjects, buildModel, stableJSON, KproxcError, parseIP } from '@kproxc/core'
 import type { IO } from '../io.js'
-import type { Progress } from '../progress.js'
+import { type Progress, withProgress } from '../progress.js'
 import { type ModelFlags, addModelOptions, familyFlag, modelOptions, readInputs } from '../options.js'
 
 /** `kproxc model`: prints the normalized proxy model as JSON. */
@@ -12,8 +12,12 @@ export function modelCommand(io: IO): Command {
     .addOption(new Option('--mode <mode>', 'proxy mode whose defaults apply (default: config mode, else iptables)').choices(['iptables', 'nftables', 'ipvs']))
   addModelOptions(cmd)
   cmd.action(async (files: string[], flags: ModelFlags) => {
-    const model = await loadModel(files, flags, io, flags.mode as ProxyMode | undefined)
-    io.stdout(stableJSON(model))
+    const text = await withProgress(io, async (p) => {
+      const model = await loadModel(files, flags, io, flags.mode as ProxyMode | undefined, undefined, p)
+      p.phase('writing the model')
+      return stableJSON(model)
+    })
+    io.stdout(text)
   })
   return cmd
 }

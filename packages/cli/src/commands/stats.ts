@@ -5,6 +5,7 @@ import { compileIpvs } from '@kproxc/ipvs'
 import { compile as compileNft } from '@kproxc/nftables'
 import type { IO } from '../io.js'
 import { type ModelFlags, addModelOptions, familyFlag, modelOptions, readInputs } from '../options.js'
+import { withProgress } from '../progress.js'
 
 interface StatsFlags extends ModelFlags {
   json?: boolean
@@ -179,10 +180,20 @@ export function statsCommand(io: IO): Command {
     .addOption(new Option('--json', 'print the numbers as JSON'))
   addModelOptions(cmd)
   cmd.action(async (files: string[], flags: StatsFlags) => {
-    const objects = loadObjects(await readInputs(files, flags, io))
-    const family = familyFlag(flags.ipFamily)
-    const models = Object.fromEntries(MODES.map((m) => [m, buildModel(objects, modelOptions(flags, m, family ? [family] : undefined))])) as Record<ProxyMode, ProxyModel>
-    const stats = clusterStats(models)
+    const { models, stats } = await withProgress(io, async (p) => {
+      p.phase('reading inputs')
+      const sources = await readInputs(files, flags, io)
+      p.phase('validating objects')
+      const objects = loadObjects(sources)
+      const family = familyFlag(flags.ipFamily)
+      const models = {} as Record<ProxyMode, ProxyModel>
+      for (const m of MODES) {
+        p.phase(`building the ${m} model`)
+        models[m] = buildModel(objects, modelOptions(flags, m, family ? [family] : undefined))
+      }
+      p.phase('counting rules in every mode')
+      return { models, stats: clusterStats(models) }
+    })
     if (flags.json) io.stdout(stableJSON({ node: models.iptables.node.name, families: stats }))
     else io.stdout(formatStats(models.iptables.node.name, stats))
   })

@@ -4,13 +4,13 @@ import {
   type Backend, type Family, KproxcError, type LoadedObjects, ModelStore, type ProxyMode, type ProxyModel, type StoreChange,
   durationSeconds, formatIssue, loadObjects,
 } from '@kproxc/core'
-import { spawnRunner } from '@kproxc/iptables/apply'
+import { type Runner, spawnRunner } from '@kproxc/iptables/apply'
 import type { IO } from '../io.js'
 import { type ModelFlags, addBackendOptions, addModelOptions, familyFlag, modelOptions } from '../options.js'
 import { BACKENDS } from '../backends.js'
 import { joinFiles, syncSession } from '../sync.js'
 import { JSONObjectSplitter } from '../watch-stream.js'
-import { APPLIERS } from './apply.js'
+import { APPLIERS, DELTA_APPLIERS } from './apply.js'
 import { primaryFamily } from './diff.js'
 
 interface WatchFlags extends ModelFlags {
@@ -25,14 +25,15 @@ const KINDS = new Set(['Service', 'EndpointSlice', 'Node'])
 /**
  * `kproxc watch`: reads `kubectl get services,endpointslices,nodes -A --watch --output-watch-events
  * -o json` on stdin, batches events like kube-proxy's minSyncPeriod, and prints the full ruleset
- * once, then each sync's delta (or applies it with --apply).
+ * once, then each sync's delta. With --apply it programs the kernel as kube-proxy does: a full apply
+ * first, then each delta alone (a partial sync), and a full apply again after any failure.
  */
-export function watchCommand(io: IO): Command {
+export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spawnRunner({ env: x.env })): Command {
   const cmd = new Command('watch')
     .description('follow watch events on stdin (kubectl get services,endpointslices,nodes -A --watch --output-watch-events -o json) and print the full ruleset, then each sync\'s delta')
     .addOption(new Option('--mode <mode>', 'proxy mode').choices(Object.keys(BACKENDS)).makeOptionMandatory())
     .option('--format <format>', 'output format (nftables: json or text)')
-    .option('--apply', 'program the kernel of this network namespace at every sync (as kproxc apply), besides printing')
+    .option('--apply', 'program the kernel of this network namespace besides printing: a full apply (as kproxc apply) first and after a failure, then only each sync\'s delta')
     .option('--min-sync-period <duration>', 'at most one sync per period; events in between are batched (kube-proxy minSyncPeriod)', '1s')
   addModelOptions(cmd)
   addBackendOptions(cmd)
@@ -45,7 +46,7 @@ export function watchCommand(io: IO): Command {
     if (period === undefined) throw new KproxcError('USAGE', `--min-sync-period ${JSON.stringify(flags.minSyncPeriod)} is not a duration such as 1s`)
     const config = flags.config ? loadObjects([{ name: flags.config, text: await readFile(flags.config, 'utf8') }]).config : undefined
     const backendOptions = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
-    const watcher = new Watcher(io, mode, backend, format, flags, config, backendOptions, period * 1000)
+    const watcher = new Watcher(io, mode, backend, format, flags, config, backendOptions, period * 1000, runnerFor(io))
     const splitter = new JSONObjectSplitter()
     const chunks = io.stdinChunks ? io.stdinChunks() : (async function* () { yield await io.stdin() })()
     for await (const chunk of chunks) for (const text of splitter.push(chunk)) watcher.event(text)
@@ -65,6 +66,8 @@ class Watcher {
   private lastSync = -Infinity
   private running: Promise<void> = Promise.resolve()
   private syncs = 0
+  /** The kernel state is unknown (nothing applied yet, or an apply failed): the next apply is a full one. */
+  private needFullApply = true
 
   constructor(
     private readonly io: IO,
@@ -75,6 +78,7 @@ class Watcher {
     private readonly config: LoadedObjects['config'],
     private readonly backendOptions: Record<string, string | boolean | undefined>,
     private readonly periodMs: number,
+    private readonly runner: Runner,
   ) {}
 
   /** One event's text: validated, then queued; an invalid one is reported and dropped. */
@@ -193,10 +197,31 @@ class Watcher {
     const bytes = files.reduce((n, f) => n + f.content.length, 0)
     this.io.stderr(`kproxc watch: sync ${this.syncs} (${first ? 'full' : 'partial'}): ${changes.length} object change${changes.length === 1 ? '' : 's'}, ${bytes} bytes of output, compiled in ${ms.toFixed(1)} ms\n`)
     if (files.length > 0) this.io.stdout(joinFiles(files, this.backend.multiFile))
-    if (this.flags.apply) {
-      const report = await APPLIERS[this.mode](model, { families: [this.family as Family], options: this.backendOptions, runner: spawnRunner({ env: this.io.env }) })
-      for (const line of report.lines) this.io.stderr(`kproxc watch: ${line}\n`)
+    if (this.flags.apply) await this.applySync(model, files)
+  }
+
+  /**
+   * kube-proxy's full and partial syncs: the delta alone when the kernel holds the previous state,
+   * else (first sync, or the last apply failed) the whole ruleset with stale chains removed. A failed
+   * delta is followed at once by a full apply of the same state.
+   */
+  private async applySync(model: ProxyModel, files: readonly { name: string; content: string }[]): Promise<void> {
+    const family = this.family as Family
+    if (!this.needFullApply) {
+      if (files.length === 0) return
+      try {
+        const report = await DELTA_APPLIERS[this.mode](files, family, this.format, this.runner)
+        for (const line of report.lines) this.io.stderr(`kproxc watch: ${line}\n`)
+        return
+      } catch (e) {
+        if (!(e instanceof KproxcError)) throw e
+        this.io.stderr(`kproxc watch: partial apply failed, applying the full ruleset: ${e.message.split('\n')[0]}\n`)
+        this.needFullApply = true
+      }
     }
+    const report = await APPLIERS[this.mode](model, { families: [family], options: this.backendOptions, runner: this.runner })
+    this.needFullApply = false
+    for (const line of report.lines) this.io.stderr(`kproxc watch: ${line}\n`)
   }
 
   /** All changes at once; if the store refuses the batch, one by one, skipping those it refuses. */

@@ -1,0 +1,183 @@
+/**
+ * `kproxc watch --apply` in a real network namespace: the watch stream of state A, then the events
+ * that turn it into state B (test/apply-scenario.ts). The first sync is a full apply, the second a
+ * partial one that sends only the delta to the kernel; afterwards the kernel holds exactly what a
+ * fresh `kproxc apply` of B programs, and traffic follows B. A partial apply that fails is followed
+ * at once by a full apply of the same state.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type LoadedObjects, type ProxyMode, loadObjects } from '@kproxc/core'
+import { type Runner, spawnRunner } from '@kproxc/iptables/apply'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { CLIENT, POD1, POD2, normalizeSave, scenarioModel, scenarioYaml } from '../../../test/apply-scenario.js'
+import { Lab, kernelSupport, tally } from '../../../test/lab.js'
+import { type Fakes, makeFakes } from '../../ipvs/src/__fixtures__/fakes.js'
+import { APPLIERS } from './commands/apply.js'
+import { watchCommand } from './commands/watch.js'
+import type { IO } from './io.js'
+
+const support = kernelSupport(['iptables-restore', 'iptables-save', 'nft', 'ipset'])
+const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim() : 'ip'
+const dir = mkdtempSync(join(tmpdir(), 'kproxc-watch-'))
+const configFile = join(dir, 'config.json')
+writeFileSync(configFile, JSON.stringify({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', clusterCIDR: '10.244.0.0/16' }))
+
+let labs: Lab[] = []
+let fakes: Fakes[] = []
+afterEach(async () => {
+  for (const l of labs) await l.destroy()
+  for (const f of fakes) f.cleanup()
+  labs = []
+  fakes = []
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const objectsOf = (state: 'A' | 'B'): LoadedObjects => loadObjects([{ name: `state-${state}.yaml`, text: scenarioYaml(state) }])
+const API: Record<string, string> = { Service: 'v1', Node: 'v1', EndpointSlice: 'discovery.k8s.io/v1' }
+const event = (type: string, kind: string, object: unknown) =>
+  `${JSON.stringify({ type, object: { apiVersion: API[kind], kind, ...(object as object) } }, null, 2)}\n`
+
+/** The watch stream: every object of A added, then what changes A into B (kubectl's event order). */
+function stream(): string[] {
+  const a = objectsOf('A')
+  const b = objectsOf('B')
+  const first = [
+    ...a.nodes.map((n) => event('ADDED', 'Node', n)),
+    ...a.services.map((s) => event('ADDED', 'Service', s)),
+    ...a.endpointSlices.map((s) => event('ADDED', 'EndpointSlice', s)),
+  ].join('')
+  const second = [
+    ...b.services.map((s) => event('MODIFIED', 'Service', s)),
+    ...b.endpointSlices.map((s) => event('MODIFIED', 'EndpointSlice', s)),
+    event('DELETED', 'EndpointSlice', a.endpointSlices.find((s) => s.metadata.name === 'gone-x')),
+    event('DELETED', 'Service', a.services.find((s) => s.metadata.name === 'gone')),
+  ].join('')
+  return [first, second]
+}
+
+/** Runs `kproxc watch --apply` with this runner over the stream; chunks a second apart (separate syncs). */
+async function watch(mode: ProxyMode, runner: Runner, extra: string[] = []): Promise<{ stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const chunks = stream()
+  const io: IO = {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    stdin: async () => chunks.join(''),
+    stdinChunks: async function* () {
+      for (const c of chunks) {
+        yield c
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    },
+    stdinIsTTY: false,
+    env: process.env,
+  }
+  const cmd = watchCommand(io, () => runner)
+  cmd.exitOverride()
+  await cmd.parseAsync(['--mode', mode, '--apply', '--min-sync-period', '0s', '--node', 'n1', '--config', configFile, ...extra], { from: 'user' })
+  return { stdout, stderr }
+}
+
+async function node(pods = false): Promise<{ lab: Lab; runner: Runner }> {
+  const lab = await Lab.create({ ipv4: '192.168.0.2' })
+  labs.push(lab)
+  if (pods) {
+    await lab.addHost('client', { ipv4: CLIENT })
+    await lab.addHost('pod1', { ipv4: POD1 })
+    await lab.addHost('pod2', { ipv4: POD2 })
+    await lab.serve('pod1', 'pod1', { tcp: [8080] })
+    await lab.serve('pod2', 'pod2', { tcp: [8080] })
+  }
+  return { lab, runner: spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')] }) }
+}
+
+const nftTable = async (lab: Lab) => (await lab.execOk('node', ['nft', 'list', 'table', 'ip', 'kube-proxy'])).split('\n').map((l) => l.trim()).filter(Boolean).sort().join('\n')
+
+describe.skipIf(!support.ok)('kproxc watch --apply in a network namespace', () => {
+  it('iptables: a full apply, then only the delta; the kernel ends as a fresh apply of B, and traffic follows', async () => {
+    const { lab, runner } = await node(true)
+    const calls: string[] = []
+    const recording: Runner = (c) => {
+      calls.push(`${c.argv.join(' ')}\n${c.stdin ?? ''}`)
+      return runner(c)
+    }
+    const w = await watch('iptables', recording, ['--no-nfacct'])
+    expect(w.stderr).toMatch(/sync 1 \(full\)/)
+    expect(w.stderr).toMatch(/sync 2 \(partial\)/)
+    expect(w.stderr).toMatch(/iptables \(partial\): \d+ chains and \d+ rules rewritten, \d+ stale chains deleted/)
+    // The partial sync sent the delta printed on stdout, and nothing else that changes the kernel.
+    const partial = calls.filter((c) => c.startsWith('iptables-restore --noflush --wait\n')).pop() ?? ''
+    expect(w.stdout.endsWith(partial.slice(partial.indexOf('\n') + 1))).toBe(true)
+    expect(partial).not.toContain('-A KUBE-SERVICES -d 10.96.0.53/32')
+
+    const fresh = await node()
+    await APPLIERS.iptables(scenarioModel('B', 'iptables'), { runner: fresh.runner, options: { nfacct: false } })
+    expect(normalizeSave(await lab.execOk('node', ['iptables-save']))).toBe(normalizeSave(await fresh.lab.execOk('node', ['iptables-save'])))
+    expect(tally(await lab.probe('client', '10.96.0.10', 81, { count: 10 }))).toEqual({ pod1: 10 })
+    expect(tally(await lab.probe('client', '10.96.0.99', 80, { count: 2, timeoutMs: 500 }))).not.toHaveProperty('pod2')
+  })
+
+  it('iptables: a failing partial apply is followed by a full apply of the same state', async () => {
+    const { lab, runner } = await node()
+    let restores = 0
+    const flaky: Runner = async (c) => {
+      if (c.argv[0] === 'iptables-restore' && ++restores === 2) return { code: 2, stdout: '', stderr: 'iptables-restore: line 3 failed (injected)' }
+      return runner(c)
+    }
+    const w = await watch('iptables', flaky, ['--no-nfacct'])
+    expect(w.stderr).toContain('partial apply failed, applying the full ruleset: iptables-restore --noflush --wait failed')
+    expect(restores).toBeGreaterThanOrEqual(3)
+    const fresh = await node()
+    await APPLIERS.iptables(scenarioModel('B', 'iptables'), { runner: fresh.runner, options: { nfacct: false } })
+    expect(normalizeSave(await lab.execOk('node', ['iptables-save']))).toBe(normalizeSave(await fresh.lab.execOk('node', ['iptables-save'])))
+  })
+
+  it('nftables: a full apply, then one delta transaction; the table ends as a fresh apply of B', async () => {
+    const { lab, runner } = await node(true)
+    const w = await watch('nftables', runner)
+    expect(w.stderr).toMatch(/nftables \(partial\): \d+ operations in one transaction/)
+    const fresh = await node()
+    await APPLIERS.nftables(scenarioModel('B', 'nftables'), { runner: fresh.runner })
+    expect(await nftTable(lab)).toBe(await nftTable(fresh.lab))
+    expect(tally(await lab.probe('client', '10.96.0.10', 81, { count: 10 }))).toEqual({ pod1: 10 })
+  })
+
+  it('nftables text format: the delta applies as nft text', async () => {
+    const { lab, runner } = await node()
+    const w = await watch('nftables', runner, ['--format', 'text'])
+    expect(w.stderr).toMatch(/nftables \(partial\): \d+ commands in one transaction/)
+    const fresh = await node()
+    await APPLIERS.nftables(scenarioModel('B', 'nftables'), { runner: fresh.runner })
+    expect(await nftTable(lab)).toBe(await nftTable(fresh.lab))
+  })
+
+  it('ipvs (real ipsets and iptables, fake ipvsadm/ip/sysctl): the delta leaves what a fresh apply of B leaves', async () => {
+    const { lab } = await node()
+    const fake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
+    fakes.push(fake)
+    const runner = spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')], env: fake.env })
+    const w = await watch('ipvs', runner)
+    expect(w.stderr).toMatch(/ipvs \(IPv4, partial\): \d+ steps/)
+    const state = async (l: Lab, f: Fakes) => ({
+      iptables: normalizeSave(await l.execOk('node', ['iptables-save'])),
+      // `create` lines carry a random initval: the members are the state.
+      ipset: (await l.execOk('node', ['ipset', 'save'])).split('\n').filter((x) => x.startsWith('add ')).sort().join('\n'),
+      ipvs: f.state(),
+    })
+    const after = await state(lab, fake)
+    const fresh = await node()
+    const freshFake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
+    fakes.push(freshFake)
+    await APPLIERS.ipvs(scenarioModel('B', 'ipvs'), { runner: spawnRunner({ prefix: [IP, 'netns', 'exec', fresh.lab.ns('node')], env: freshFake.env }) })
+    const expected = await state(fresh.lab, freshFake)
+    expect(after.iptables).toBe(expected.iptables)
+    expect(after.ipset).toBe(expected.ipset)
+    const servers = (s: typeof after.ipvs) => s.services.map((v) => `${v.line} ${v.reals.map((r) => `${r.addr} ${r.weight}`).sort().join(',')}`).sort()
+    expect(servers(after.ipvs)).toEqual(servers(expected.ipvs))
+    expect([...after.ipvs.addrs].sort()).toEqual([...expected.ipvs.addrs].sort())
+  })
+})
