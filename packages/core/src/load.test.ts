@@ -91,3 +91,35 @@ describe('YAML parsing paths', () => {
     expect(errorText(text)).toMatch(/line 4, column \d+: is not valid YAML/)
   })
 })
+
+describe('the fast validators change nothing loadObjects returns or reports', () => {
+  it('on every fixture input and every malformed input of the shared table', async () => {
+    const { readdirSync, readFileSync, existsSync } = await import('node:fs')
+    const { loadOutcome: outcome, sameTree } = await import('./validate/fuzz.js')
+    const dir = new URL('../../../fixtures/', import.meta.url)
+    const inputs = readdirSync(dir)
+      .map((name) => new URL(`${name}/input.yaml`, dir))
+      .filter((file) => existsSync(file))
+      .map((file) => ({ name: 'input.yaml', text: readFileSync(file, 'utf8') }))
+    expect(inputs.length).toBeGreaterThan(40)
+    for (const source of [...inputs, ...BAD_CASES.map((c) => ({ name: 'input.yaml', text: c.yaml }))]) {
+      const fast = outcome([source], true)
+      const slow = outcome([source], false)
+      if (!sameTree(fast, slow)) expect(fast).toEqual(slow)
+      expect(sameTree(fast, slow)).toBe(true)
+    }
+  })
+})
+
+describe('YAML aliases', () => {
+  it('give each object its own copy of an aliased node, as zod does (the fast path would share it)', () => {
+    const text = [
+      'apiVersion: v1\nkind: List\nitems:',
+      '- {apiVersion: v1, kind: Service, metadata: {name: a, namespace: default}, spec: {clusterIP: 10.96.0.1, ports: &ports [{name: http, port: 80}]}}',
+      '- {apiVersion: v1, kind: Service, metadata: {name: b, namespace: default}, spec: {clusterIP: 10.96.0.2, ports: *ports}}',
+    ].join('\n')
+    const [a, b] = loadObjects([{ name: 'aliases.yaml', text }]).services
+    expect(a?.spec.ports).toEqual(b?.spec.ports)
+    expect(a?.spec.ports).not.toBe(b?.spec.ports)
+  })
+})
