@@ -121,8 +121,33 @@ function bytesToText(family: Family, bytes: number[]): string {
 
 /** Canonical text of a valid IP, or undefined. */
 export function canonicalIP(input: string): string | undefined {
+  // Most addresses are canonical dotted quads already: answer those without a parse result (one
+  // per endpoint of the cluster, all garbage at once).
+  if (isCanonicalIPv4(input)) return input
   const p = parseIP(input)
   return 'error' in p ? undefined : p.text
+}
+
+/** Whether the text is a valid IPv4 address in canonical form (no leading zeros). */
+export function isCanonicalIPv4(input: string): boolean {
+  if (typeof input !== 'string') return false
+  let part = 0
+  let digits = 0
+  let value = 0
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i)
+    if (c === 46) {
+      if (digits === 0 || part === 3) return false
+      part++
+      digits = 0
+      value = 0
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) return false
+      value = value * 10 + (c - 48)
+      if (++digits > 3 || value > 255) return false
+    } else return false
+  }
+  return part === 3 && digits > 0
 }
 
 /** Family of a valid IP or CIDR text, or undefined. */
@@ -165,6 +190,7 @@ export function compareAddresses(a: string, b: string): number {
 
 /** Sorted numerically and de-duplicated. */
 export function sortAddresses(list: readonly string[]): string[] {
+  if (list.length < 2) return [...list]
   return [...new Set(list)].sort(compareAddresses)
 }
 

@@ -17,8 +17,6 @@ export interface Selection {
   hasAnyEndpoints: boolean
 }
 
-const servingTerminating = (e: EndpointModel) => e.serving && e.terminating
-
 /**
  * Splits sorted endpoints into cluster, local and reachable sets, as pkg/proxy/topology.go does;
  * the union is re-sorted by key so output never depends on map order.
@@ -38,52 +36,70 @@ export function selectEndpoints(endpoints: readonly EndpointModel[], flags: Sele
     if (flags.usesLocalEndpoints) out.localEndpoints = []
     return out
   }
-  let cluster: EndpointModel[] = []
+  // Plain loops, not filter/map chains: this runs for every service port of the cluster.
   if (flags.usesClusterEndpoints) {
     const mode = topologyMode(endpoints, nodeName, zone)
     out.topologyMode = mode
-    cluster = endpoints.filter((e) => e.ready && available(e, mode, nodeName, zone))
+    const cluster: string[] = []
+    for (const e of endpoints) if (e.ready && available(e, mode, nodeName, zone)) cluster.push(e.key)
     if (cluster.length === 0) {
       // Terminating fallback: topology is not applied here.
-      cluster = endpoints.filter(servingTerminating)
+      for (const e of endpoints) if (e.serving && e.terminating) cluster.push(e.key)
       out.clusterUsesTerminating = cluster.length > 0
     }
-    out.clusterEndpoints = cluster.map((e) => e.key)
+    out.clusterEndpoints = cluster
     out.hasAnyEndpoints = cluster.length > 0
   }
   if (!flags.usesLocalEndpoints) {
     out.reachableEndpoints = out.clusterEndpoints ?? []
     return out
   }
-  const localReady = endpoints.filter((e) => e.ready && e.isLocal)
-  const localTerminating = endpoints.filter((e) => !e.ready && servingTerminating(e) && e.isLocal)
-  if (endpoints.some((e) => e.ready || servingTerminating(e))) out.hasAnyEndpoints = true
-  let local: EndpointModel[] = []
-  if (localReady.length > 0) local = localReady
-  else if (localTerminating.length > 0) {
+  const localReady: string[] = []
+  const localTerminating: string[] = []
+  for (const e of endpoints) {
+    const servingTerminating = e.serving && e.terminating
+    if (e.ready || servingTerminating) out.hasAnyEndpoints = true
+    if (!e.isLocal) continue
+    if (e.ready) localReady.push(e.key)
+    else if (servingTerminating) localTerminating.push(e.key)
+  }
+  let local: string[] = localReady
+  if (localReady.length === 0 && localTerminating.length > 0) {
     local = localTerminating
     out.localUsesTerminating = true
   }
-  out.localEndpoints = local.map((e) => e.key)
+  out.localEndpoints = local
   if (!flags.usesClusterEndpoints) {
-    out.reachableEndpoints = out.localEndpoints
+    out.reachableEndpoints = local
     return out
   }
   if (out.topologyMode === 'None' && !out.localUsesTerminating) {
     out.reachableEndpoints = out.clusterEndpoints ?? []
   } else {
-    out.reachableEndpoints = [...new Set([...(out.clusterEndpoints ?? []), ...out.localEndpoints])].sort(byteCompare)
+    out.reachableEndpoints = [...new Set([...(out.clusterEndpoints ?? []), ...local])].sort(byteCompare)
   }
   return out
 }
 
 /** Topology mode from the hints of Ready endpoints alone (model.md §5.3). */
 export function topologyMode(endpoints: readonly EndpointModel[], nodeName: string, zone: string | null): TopologyMode {
-  const ready = endpoints.filter((e) => e.ready)
-  if (ready.length === 0) return 'None'
-  if (ready.every((e) => e.nodeHints.length > 0) && ready.some((e) => e.nodeHints.includes(nodeName))) return 'PreferSameNode'
+  let ready = 0
+  let allNodeHints = true
+  let nodeHinted = false
+  let allZoneHints = true
+  let zoneHinted = false
+  for (const e of endpoints) {
+    if (!e.ready) continue
+    ready++
+    if (e.nodeHints.length === 0) allNodeHints = false
+    else if (!nodeHinted && e.nodeHints.includes(nodeName)) nodeHinted = true
+    if (e.zoneHints.length === 0) allZoneHints = false
+    else if (!zoneHinted && zone !== null && e.zoneHints.includes(zone)) zoneHinted = true
+  }
+  if (ready === 0) return 'None'
+  if (allNodeHints && nodeHinted) return 'PreferSameNode'
   // A node without a zone label never matches a zone hint (model.md §5.3 recommendation).
-  if (zone !== null && ready.every((e) => e.zoneHints.length > 0) && ready.some((e) => e.zoneHints.includes(zone))) return 'PreferSameZone'
+  if (zone !== null && allZoneHints && zoneHinted) return 'PreferSameZone'
   return 'None'
 }
 

@@ -1,15 +1,21 @@
-import { castDraft, enableMapSet, freeze, produce } from 'immer'
+import { freeze } from 'immer'
+import { deepEqual } from './equal.js'
+import { DiagnosticIndex } from './diagnostics.js'
 import type { LoadedObjects } from './load.js'
-import type { Diagnostic, Family, HealthCheck, ProxyModel, ServicePortModel } from './model.js'
+import type { Diagnostic, FamilyModel, HealthCheck, ProxyModel, ServicePortModel } from './model.js'
 import { type Context, type ModelOptions, buildContext } from './normalize/context.js'
-import { passesInformerFilter, sliceOwner } from './normalize/endpoints.js'
-import { computeServicePorts, serviceSkipReason, serviceWarnings } from './normalize/service.js'
+import { sliceDiagnostics, sliceServiceName } from './normalize/endpoints.js'
 import type { ConfigObject } from './schema/config.js'
 import type { EndpointSliceObject } from './schema/endpoint-slice.js'
 import type { NodeObject } from './schema/node.js'
 import type { ServiceObject } from './schema/service.js'
+import { type ChangedPort, type Ref, diffPorts, diffServices, splicesFor } from './model-diff.js'
+import { NamespacedMap } from './ns-map.js'
 import { byteCompare } from './select.js'
-import { deepEqual } from './equal.js'
+import { type ServiceEntry, serviceEntry } from './service-entry.js'
+import { applySplices } from './splice.js'
+
+export type { ChangedPort }
 
 /** One change fed to the store (what a watch event becomes). */
 export type StoreChange =
@@ -19,16 +25,9 @@ export type StoreChange =
   | { op: 'delete'; kind: 'Service' | 'EndpointSlice'; namespace: string; name: string }
   | { op: 'delete'; kind: 'Node'; name: string }
 
-/** A service port whose model differs between two store states. */
-export interface ChangedPort {
-  family: Family
-  key: string
-  change: 'added' | 'removed' | 'modified'
-}
-
-/** The store's immutable input state (structurally shared by immer). */
+/** A snapshot of the store's input objects (frozen; taken when asked for). */
 export interface StoreState {
-  /** namespace → name → Service (sharded so a change copies only its namespace's map). */
+  /** namespace → name → Service. */
   services: Sharded<ServiceObject>
   /** namespace → name → EndpointSlice. */
   slices: Sharded<EndpointSliceObject>
@@ -38,97 +37,54 @@ export interface StoreState {
   skippedKinds: Readonly<Record<string, number>>
 }
 
-interface ServiceEntry {
-  svc: ServiceObject
-  slices: readonly EndpointSliceObject[]
-  ctx: Context
-  ports: Partial<Record<Family, ServicePortModel[]>>
-  health: HealthCheck | undefined
-  diagnostics: Diagnostic[]
-}
-
-const nsName = (ns: string | undefined, name: string) => `${ns ?? 'default'}/${name}`
-
-// Maps, not records: spreading a large record (a dictionary-mode object in V8) costs milliseconds
-// per change at 10k Services. Sharded by namespace, so immer copies only the changed namespace.
-enableMapSet()
-
 /** namespace → name → object. */
 export type Sharded<T> = ReadonlyMap<string, ReadonlyMap<string, T>>
 
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/')
-  return [key.slice(0, i), key.slice(i + 1)]
-}
+const NONE: readonly never[] = Object.freeze([])
 
-function getIn<T>(m: Sharded<T>, key: string): T | undefined {
-  const [ns, name] = splitKey(key)
-  return m.get(ns)?.get(name)
-}
+/**
+ * Marks the store behind buildModel, which is dropped at once: it keeps no per-Service entries
+ * (5 of the 30 MB a 10k × 10 build holds, all of it copied and promoted by the garbage collector).
+ */
+const ONE_SHOT: unique symbol = Symbol('one-shot')
 
-function* entriesOf<T>(m: Sharded<T>): Generator<[string, T]> {
-  for (const [ns, inner] of m) for (const [name, v] of inner) yield [`${ns}/${name}`, v]
-}
-
-function sizeOf<T>(m: Sharded<T>): number {
-  let n = 0
-  for (const inner of m.values()) n += inner.size
-  return n
-}
-
-function setIn<T>(m: Map<string, Map<string, T>>, key: string, value: T): void {
-  const [ns, name] = splitKey(key)
-  const inner = m.get(ns)
-  if (inner) inner.set(name, value)
-  else m.set(ns, new Map([[name, value]]))
-}
-
-function deleteIn<T>(m: Map<string, Map<string, T>>, key: string): void {
-  const [ns, name] = splitKey(key)
-  const inner = m.get(ns)
-  if (!inner) return
-  inner.delete(name)
-  if (inner.size === 0) m.delete(ns)
-}
+const nsOf = (o: { metadata: { namespace?: string | undefined } }) => o.metadata.namespace ?? 'default'
 
 /**
  * Incremental model state: feed it changes, get a new model in which every service port whose
- * inputs did not change keeps its object identity, and the list of ports that changed.
+ * inputs did not change keeps its object identity, and the list of ports that changed. An update
+ * recomputes only the Services it touches and patches copies of the model's lists (models handed
+ * out earlier never change); a node change that alters the context recomputes everything.
  */
 export class ModelStore {
-  private stateValue: StoreState
+  /** The inputs; mutated in place, so `state` hands out copies. */
+  private readonly services = new NamespacedMap<ServiceObject>()
+  private readonly slices = new NamespacedMap<EndpointSliceObject>()
+  private nodes = new Map<string, NodeObject>()
+  private readonly config: ConfigObject | undefined
+  private readonly skippedKinds: Readonly<Record<string, number>>
   private ctx: Context
-  private entries = new Map<string, ServiceEntry>()
-  /** Service keys in model order (namespace, then name), kept sorted as Services come and go. */
-  private order: string[] = []
-  /** `ns/service` → its slices by slice key, for the slices the informer filter lets through. */
-  private slicesByOwner = new Map<string, Map<string, EndpointSliceObject>>()
-  private sliceDiagnostics = new Map<string, Diagnostic[]>()
-  private modelValue: ProxyModel
+  private entries = new NamespacedMap<ServiceEntry>()
+  /** (namespace, Service name) → every slice labelled with it; the informer filter applies when merging. */
+  private readonly slicesByOwner = new NamespacedMap<EndpointSliceObject[]>()
+  /** Diagnostics of the slices that have some. */
+  private sliceDiagnostics = new NamespacedMap<readonly Diagnostic[]>()
+  private diagnostics!: DiagnosticIndex
+  private modelValue!: ProxyModel
+  private snapshot: StoreState | undefined
+  /** False for a one-shot build: nothing is kept for later updates. */
+  private readonly retain: boolean
 
-  constructor(private readonly options: ModelOptions, initial?: LoadedObjects) {
-    // The bulk load builds plain records (immer would walk every object); updates go through immer.
-    const services = new Map<string, Map<string, ServiceObject>>()
-    const slices = new Map<string, Map<string, EndpointSliceObject>>()
-    const nodes = new Map<string, NodeObject>()
-    for (const s of initial?.services ?? []) setIn(services, nsName(s.metadata.namespace, s.metadata.name), freeze(s))
-    for (const s of initial?.endpointSlices ?? []) setIn(slices, nsName(s.metadata.namespace, s.metadata.name), freeze(s))
-    for (const n of initial?.nodes ?? []) nodes.set(n.metadata.name, freeze(n))
-    this.stateValue = freeze({
-      services: freezeSharded(services),
-      slices: freezeSharded(slices),
-      nodes: freeze(nodes),
-      config: initial?.config,
-      skippedKinds: initial?.skippedKinds ?? {},
-    })
-    this.ctx = buildContext([...nodes.values()], this.stateValue.config, options)
-    const svcByKey = new Map(entriesOf(services))
-    this.order = [...svcByKey.keys()].sort((a, b) => compareServiceKeys(svcByKey.get(a) as ServiceObject, svcByKey.get(b) as ServiceObject))
-    for (const [key, slice] of entriesOf(slices)) this.indexSlice(key, undefined, slice)
-    const all = new Set(this.order)
-    for (const key of this.order) this.entryFor(key, svcByKey.get(key) as ServiceObject, all)
-    for (const [key] of entriesOf(slices)) this.refreshSliceDiagnostics(key)
-    this.modelValue = this.assemble()
+  constructor(private readonly options: ModelOptions, initial?: LoadedObjects, oneShot?: typeof ONE_SHOT) {
+    this.retain = oneShot !== ONE_SHOT
+    for (const s of initial?.services ?? []) this.services.set(nsOf(s), s.metadata.name, s)
+    for (const s of initial?.endpointSlices ?? []) this.slices.set(nsOf(s), s.metadata.name, s)
+    for (const n of initial?.nodes ?? []) this.nodes.set(n.metadata.name, n)
+    this.config = initial?.config
+    this.skippedKinds = initial?.skippedKinds ?? {}
+    for (const s of this.slices.values()) this.index(undefined, s)
+    this.ctx = buildContext([...this.nodes.values()], this.config, options)
+    this.rebuild(false)
   }
 
   /** The current model. */
@@ -136,287 +92,206 @@ export class ModelStore {
     return this.modelValue
   }
 
-  /** The current input state. */
+  /** The current input objects (a frozen copy, taken when first asked for after a change). */
   get state(): StoreState {
-    return this.stateValue
+    this.snapshot ??= freeze({
+      services: this.services.snapshot(freeze),
+      slices: this.slices.snapshot(freeze),
+      nodes: freeze(new Map(this.nodes)),
+      config: this.config,
+      skippedKinds: this.skippedKinds,
+    })
+    return this.snapshot
   }
 
   /** The current objects, as the loader returns them (e.g. to rebuild from scratch). */
   objects(): LoadedObjects {
     return {
-      services: [...entriesOf(this.stateValue.services)].map(([, v]) => v),
-      endpointSlices: [...entriesOf(this.stateValue.slices)].map(([, v]) => v),
-      nodes: [...this.stateValue.nodes.values()],
-      config: this.stateValue.config,
-      skippedKinds: this.stateValue.skippedKinds,
+      services: [...this.services.values()],
+      endpointSlices: [...this.slices.values()],
+      nodes: [...this.nodes.values()],
+      config: this.config,
+      skippedKinds: this.skippedKinds,
     }
   }
 
   /** Applies changes atomically; on error (e.g. the node becomes ambiguous) nothing changes. */
   apply(changes: readonly StoreChange[]): { model: ProxyModel; changed: ChangedPort[] } {
     const prevModel = this.modelValue
-    const prevState = this.stateValue
-    const next = produce(prevState, (d) => {
-      for (const c of changes) {
-        if (c.op === 'upsert') {
-          // Frozen objects are taken as they are: immer neither walks nor copies them.
-          if (c.kind === 'Service') setIn(d.services as Map<string, Map<string, ServiceObject>>, nsName(c.object.metadata.namespace, c.object.metadata.name), castDraft(freeze(c.object)))
-          else if (c.kind === 'EndpointSlice') setIn(d.slices as Map<string, Map<string, EndpointSliceObject>>, nsName(c.object.metadata.namespace, c.object.metadata.name), castDraft(freeze(c.object)))
-          else d.nodes.set(c.object.metadata.name, castDraft(freeze(c.object)))
-        } else if (c.kind === 'Node') d.nodes.delete(c.name)
-        else if (c.kind === 'Service') deleteIn(d.services as Map<string, Map<string, ServiceObject>>, nsName(c.namespace, c.name))
-        else deleteIn(d.slices as Map<string, Map<string, EndpointSliceObject>>, nsName(c.namespace, c.name))
-      }
-    })
+    // Node changes first: picking the node is the one step that can refuse the batch.
+    let nodes = this.nodes
+    for (const c of changes) {
+      if (c.kind !== 'Node') continue
+      if (nodes === this.nodes) nodes = new Map(nodes)
+      if (c.op === 'upsert') nodes.set(c.object.metadata.name, c.object)
+      else nodes.delete(c.name)
+    }
+    const nodesChanged = nodes !== this.nodes && !sameEntries(nodes, this.nodes)
     let ctx = this.ctx
-    if (next.nodes !== prevState.nodes || next.config !== prevState.config) {
-      const rebuilt = buildContext([...next.nodes.values()], next.config, this.options)
+    if (nodesChanged) {
+      const rebuilt = buildContext([...nodes.values()], this.config, this.options)
       if (!deepEqual(rebuilt, this.ctx)) ctx = rebuilt
     }
-    if (next === prevState && ctx === this.ctx) return { model: prevModel, changed: [] }
-    // Everything below is proportional to the changed objects, except when node or config changed.
-    const dirty = new Set<string>()
-    const changedServices = keysChanged(prevState.services, next.services, changes, 'Service')
-    const changedSlices = keysChanged(prevState.slices, next.slices, changes, 'EndpointSlice')
-    for (const key of changedServices) dirty.add(key)
-    for (const key of changedSlices) {
-      for (const obj of [getIn(prevState.slices, key), getIn(next.slices, key)]) {
-        const owner = obj && sliceOwner(obj)
-        if (owner) dirty.add(owner)
-      }
-      this.indexSlice(key, getIn(prevState.slices, key), getIn(next.slices, key))
-    }
-    const ctxChanged = ctx !== this.ctx
-    this.stateValue = next
-    this.ctx = ctx
-    for (const key of changedServices) {
-      const had = getIn(prevState.services, key) !== undefined
-      const has = getIn(next.services, key) !== undefined
-      if (had && !has) {
-        this.order.splice(this.indexOf(key, getIn(prevState.services, key) as ServiceObject), 1)
-        this.entries.delete(key)
-      } else if (!had && has) {
-        this.order.splice(this.insertionPoint(getIn(next.services, key) as ServiceObject), 0, key)
+    // Then the objects, remembering what each touched one was before the batch.
+    const prevServices = new Map<string, [Ref, ServiceObject | undefined]>()
+    const prevSlices = new Map<string, [Ref, EndpointSliceObject | undefined]>()
+    for (const c of changes) {
+      if (c.kind === 'Node') continue
+      const ref: Ref = c.op === 'upsert' ? [nsOf(c.object), c.object.metadata.name] : [c.namespace, c.name]
+      const key = `${ref[0]}/${ref[1]}`
+      if (c.kind === 'Service') {
+        const before = c.op === 'upsert' ? this.services.set(ref[0], ref[1], c.object) : this.services.delete(ref[0], ref[1])
+        if (!prevServices.has(key)) prevServices.set(key, [ref, before])
+      } else {
+        const before = c.op === 'upsert' ? this.slices.set(ref[0], ref[1], c.object) : this.slices.delete(ref[0], ref[1])
+        if (!prevSlices.has(key)) prevSlices.set(key, [ref, before])
       }
     }
-    const recompute = ctxChanged ? this.order : [...dirty].filter((k) => getIn(next.services, k) !== undefined)
-    const before = new Map<string, ServiceEntry | undefined>()
-    for (const key of ctxChanged ? this.order : dirty) before.set(key, this.entries.get(key))
-    for (const key of changedServices) if (getIn(next.services, key) === undefined) before.set(key, undefined)
-    const recomputeSet = new Set(recompute)
-    for (const key of recompute) this.entryFor(key, getIn(next.services, key) as ServiceObject, recomputeSet)
+    const changedServices = [...prevServices.values()].filter(([[ns, name], v]) => this.services.get(ns, name) !== v).map(([ref]) => ref)
+    const changedSlices = [...prevSlices.values()].filter(([[ns, name], v]) => this.slices.get(ns, name) !== v)
+    if (!nodesChanged && changedServices.length === 0 && changedSlices.length === 0) return { model: prevModel, changed: [] }
+    this.snapshot = undefined
+    if (nodesChanged) this.nodes = nodes
+    const dirty = new Map<string, Ref>(changedServices.map((ref) => [`${ref[0]}/${ref[1]}`, ref]))
+    for (const [[ns, name], before] of changedSlices) {
+      const after = this.slices.get(ns, name)
+      for (const s of [before, after]) {
+        const owner = s && sliceServiceName(s)
+        if (owner) dirty.set(`${ns}/${owner}`, [ns, owner])
+      }
+      this.index(before, after)
+    }
+    if (ctx !== this.ctx) {
+      this.ctx = ctx
+      this.rebuild(true)
+      return { model: this.modelValue, changed: diffPorts(prevModel, this.modelValue) }
+    }
+    const refs = [...dirty.values()].sort((a, b) => byteCompare(a[0], b[0]) || byteCompare(a[1], b[1]))
+    return this.update(refs, changedServices, changedSlices.map(([ref]) => ref))
+  }
+
+  /** Recomputes the given Services (in model order) and patches the model: the path of a watch event. */
+  private update(refs: readonly Ref[], changedServices: readonly Ref[], changedSlices: readonly Ref[]): { model: ProxyModel; changed: ChangedPort[] } {
+    const prev = this.modelValue
+    const before: (ServiceEntry | undefined)[] = []
+    const removed: (readonly Diagnostic[])[] = []
+    const added: (readonly Diagnostic[])[] = []
+    for (const [ns, name] of refs) {
+      const old = this.entries.get(ns, name)
+      before.push(old)
+      const svc = this.services.get(ns, name)
+      const entry = svc && serviceEntry(svc, this.slicesByOwner.get(ns, name) ?? NONE, this.ctx, this.options.serviceProxyName, old)
+      if (entry) this.entries.set(ns, name, entry)
+      else this.entries.delete(ns, name)
+      if (old && old.diagnostics.length > 0) removed.push(old.diagnostics)
+      if (entry && entry.diagnostics.length > 0) added.push(entry.diagnostics)
+    }
     // Slice diagnostics depend on the slice and on whether its Service exists.
-    const sliceKeys = new Set(changedSlices)
-    for (const key of changedServices) for (const sk of this.slicesByOwner.get(key)?.keys() ?? []) sliceKeys.add(sk)
-    if (ctxChanged) for (const [sk] of entriesOf(next.slices)) sliceKeys.add(sk)
-    for (const sk of sliceKeys) this.refreshSliceDiagnostics(sk)
-    this.modelValue = this.assemble()
-    const changed = ctxChanged ? diffPorts(prevModel, this.modelValue) : diffEntries(prevModel, before, this.entries)
-    return { model: this.modelValue, changed }
+    const sliceRefs = new Map<string, Ref>(changedSlices.map((ref) => [`${ref[0]}/${ref[1]}`, ref]))
+    for (const [ns, name] of changedServices) {
+      for (const s of this.slicesByOwner.get(ns, name) ?? NONE) sliceRefs.set(`${ns}/${s.metadata.name}`, [ns, s.metadata.name])
+    }
+    const hasService = (ns: string, name: string) => this.services.has(ns, name)
+    for (const [ns, name] of sliceRefs.values()) {
+      const old = this.sliceDiagnostics.get(ns, name)
+      const slice = this.slices.get(ns, name)
+      const now = slice && sliceDiagnostics(slice, hasService)
+      if (old) removed.push(old)
+      if (now) added.push(now)
+      if (now) this.sliceDiagnostics.set(ns, name, now)
+      else this.sliceDiagnostics.delete(ns, name)
+    }
+    const diagnosticsChanged = this.diagnostics.update(removed, added)
+    const after = refs.map(([ns, name]) => this.entries.get(ns, name))
+    const families = prev.families.map((fam): FamilyModel => {
+      const splices = splicesFor(fam.servicePorts, refs, before.map((e) => e?.ports[fam.family] ?? NONE), after.map((e) => e?.ports[fam.family] ?? NONE))
+      return splices.length === 0 ? fam : { ...fam, servicePorts: applySplices(fam.servicePorts, splices) }
+    })
+    const healthOf = (e: ServiceEntry | undefined) => (e?.health ? [e.health] : NONE)
+    const healthSplices = splicesFor(prev.healthChecks, refs, before.map(healthOf), after.map(healthOf))
+    this.modelValue = this.modelOf(
+      families,
+      healthSplices.length === 0 ? prev.healthChecks : applySplices(prev.healthChecks, healthSplices),
+      diagnosticsChanged ? this.diagnostics.list : prev.diagnostics,
+    )
+    return { model: this.modelValue, changed: diffServices(prev, before.map((e) => e?.ports), after.map((e) => e?.ports)) }
   }
 
-  private indexOf(key: string, svc: ServiceObject): number {
-    const i = this.insertionPoint(svc)
-    return this.order[i] === key ? i : this.order.indexOf(key)
-  }
-
-  /** Binary search for where a Service goes in `order`. */
-  private insertionPoint(svc: ServiceObject): number {
-    let lo = 0
-    let hi = this.order.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      const other = getIn(this.stateValue.services, this.order[mid] as string) ?? this.entries.get(this.order[mid] as string)?.svc
-      if (other && compareServiceKeys(other, svc) < 0) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-
-  private indexSlice(key: string, before: EndpointSliceObject | undefined, after: EndpointSliceObject | undefined): void {
-    const oldOwner = before && sliceOwner(before)
-    if (oldOwner) {
-      const m = this.slicesByOwner.get(oldOwner)
-      m?.delete(key)
-      if (m && m.size === 0) this.slicesByOwner.delete(oldOwner)
-    }
-    const owner = after && sliceOwner(after)
-    if (after && owner && passesInformerFilter(after.metadata.labels, this.options.serviceProxyName)) {
-      let m = this.slicesByOwner.get(owner)
-      if (!m) this.slicesByOwner.set(owner, (m = new Map()))
-      m.set(key, after)
-    }
-  }
-
-  private entryFor(key: string, svc: ServiceObject, dirty: ReadonlySet<string>): ServiceEntry {
-    const slices = [...(this.slicesByOwner.get(key)?.values() ?? [])]
-    const prior = this.entries.get(key)
-    if (prior && !dirty.has(key) && prior.svc === svc && prior.ctx === this.ctx && sameRefs(prior.slices, slices)) return prior
-    const diagnostics: Diagnostic[] = []
-    const skip = serviceSkipReason(svc, this.ctx.families[0]?.ctx.serviceProxyName)
-    if (skip) {
-      diagnostics.push({ severity: 'info', code: skip.code, object: { kind: 'Service', namespace: svc.metadata.namespace ?? 'default', name: svc.metadata.name }, message: skip.message })
-    } else {
-      diagnostics.push(...serviceWarnings(svc))
-    }
-    const ports: Partial<Record<Family, ServicePortModel[]>> = {}
-    for (const { ctx } of this.ctx.families) {
-      const computed = computeServicePorts(svc, slices, ctx, diagnostics)
-      const before = prior?.ports[ctx.family] ?? []
-      // Keep the identity of ports whose model did not change (later stages compile only changed ports).
-      ports[ctx.family] = computed.map((p) => before.find((b) => b.key === p.key && deepEqual(b, p)) ?? p)
-    }
-    const entry: ServiceEntry = { svc, slices, ctx: this.ctx, ports, health: healthCheck(svc, ports), diagnostics: dedupeDiagnostics(diagnostics) }
-    this.entries.set(key, entry)
-    return entry
-  }
-
-  private assemble(): ProxyModel {
-    const families = this.ctx.families.map(({ shell }) => ({ ...shell, servicePorts: [] as ServicePortModel[] }))
+  /** Recomputes every Service and the whole model (the bulk load, or a changed context). */
+  private rebuild(reuse: boolean): void {
+    const prior = reuse ? this.entries : undefined
+    this.entries = new NamespacedMap()
+    const families = this.ctx.families
+    const lists = families.map((): ServicePortModel[] => [])
     const healthChecks: HealthCheck[] = []
-    const diagnostics: Diagnostic[] = [...this.ctx.diagnostics]
-    for (const key of this.order) {
-      const entry = this.entries.get(key) as ServiceEntry
-      for (const fam of families) {
-        const ports = entry.ports[fam.family]
-        if (ports) for (const p of ports) fam.servicePorts.push(p)
+    const diagnostics: (readonly Diagnostic[])[] = [this.ctx.diagnostics]
+    this.services.forEachSorted((svc, ns, name) => {
+      const entry = serviceEntry(svc, this.slicesByOwner.get(ns, name) ?? NONE, this.ctx, this.options.serviceProxyName, prior?.get(ns, name))
+      if (this.retain) this.entries.set(ns, name, entry)
+      for (let i = 0; i < families.length; i++) {
+        const list = lists[i] as ServicePortModel[]
+        for (const p of entry.ports[(families[i] as Context['families'][number]).ctx.family] ?? NONE) list.push(p)
       }
       if (entry.health) healthChecks.push(entry.health)
-      if (entry.diagnostics.length > 0) diagnostics.push(...entry.diagnostics)
-    }
-    for (const list of this.sliceDiagnostics.values()) if (list.length > 0) diagnostics.push(...list)
+      if (entry.diagnostics.length > 0) diagnostics.push(entry.diagnostics)
+    })
+    this.sliceDiagnostics = new NamespacedMap()
+    const hasService = (ns: string, name: string) => this.services.has(ns, name)
+    this.slices.forEach((slice, ns, name) => {
+      const list = sliceDiagnostics(slice, hasService)
+      if (!list) return
+      this.sliceDiagnostics.set(ns, name, list)
+      diagnostics.push(list)
+    })
+    this.diagnostics = new DiagnosticIndex(diagnostics)
+    this.modelValue = this.modelOf(families.map(({ shell }, i): FamilyModel => ({ ...shell, servicePorts: lists[i] as ServicePortModel[] })), healthChecks, this.diagnostics.list)
+  }
+
+  private modelOf(families: FamilyModel[], healthChecks: HealthCheck[], diagnostics: Diagnostic[]): ProxyModel {
     return {
       schemaVersion: 1,
       node: this.ctx.node,
       config: this.ctx.config,
       families,
       healthChecks,
-      diagnostics: sortDiagnostics(diagnostics),
+      diagnostics,
       inputs: {
-        services: this.order.length,
-        endpointSlices: sizeOf(this.stateValue.slices),
-        nodes: this.stateValue.nodes.size,
-        skippedKinds: this.stateValue.skippedKinds,
+        services: this.services.size,
+        endpointSlices: this.slices.size,
+        nodes: this.nodes.size,
+        skippedKinds: this.skippedKinds,
       },
     }
   }
 
-  private refreshSliceDiagnostics(key: string): void {
-    const slice = getIn(this.stateValue.slices, key)
-    if (!slice) {
-      this.sliceDiagnostics.delete(key)
-      return
+  /** Moves a slice in the owner index (either side may be absent). */
+  private index(before: EndpointSliceObject | undefined, after: EndpointSliceObject | undefined): void {
+    const oldOwner = before && sliceServiceName(before)
+    if (before && oldOwner) {
+      const ns = nsOf(before)
+      const list = this.slicesByOwner.get(ns, oldOwner)
+      const i = list ? list.indexOf(before) : -1
+      if (list && i >= 0) {
+        list.splice(i, 1)
+        if (list.length === 0) this.slicesByOwner.delete(ns, oldOwner)
+      }
     }
-    const owner = sliceOwner(slice)
-    const object = { kind: 'EndpointSlice', namespace: slice.metadata.namespace ?? 'default', name: slice.metadata.name }
-    const out: Diagnostic[] = []
-    if (!owner) {
-      out.push({ severity: 'warning', code: 'EPS_NO_SERVICE_LABEL', object, field: 'metadata.labels["kubernetes.io/service-name"]', message: 'is missing: kube-proxy ignores this slice' })
-    } else if (getIn(this.stateValue.services, owner) === undefined) {
-      out.push({ severity: 'info', code: 'EPS_NO_SERVICE', object, message: `its Service ${owner} is not in the input; its endpoints are unused` })
+    const owner = after && sliceServiceName(after)
+    if (after && owner) {
+      const list = this.slicesByOwner.get(nsOf(after), owner)
+      if (list) list.push(after)
+      else this.slicesByOwner.set(nsOf(after), owner, [after])
     }
-    if (slice.addressType === 'FQDN') out.push({ severity: 'info', code: 'EPS_FQDN', object, field: 'addressType', message: 'FQDN slices are ignored by kube-proxy' })
-    if (out.length > 0) this.sliceDiagnostics.set(key, out)
-    else this.sliceDiagnostics.delete(key)
   }
 }
 
 /** Builds the model of one node from validated objects (a store fed everything at once). */
 export function buildModel(objects: LoadedObjects, options: ModelOptions = {}): ProxyModel {
-  return new ModelStore(options, objects).model
+  return new ModelStore(options, objects, ONE_SHOT).model
 }
 
-function freezeSharded<T>(m: Map<string, Map<string, T>>): Sharded<T> {
-  for (const inner of m.values()) freeze(inner)
-  return freeze(m)
-}
-
-function healthCheck(svc: ServiceObject, ports: Partial<Record<Family, ServicePortModel[]>>): HealthCheck | undefined {
-  if (!svc.spec.healthCheckNodePort) return undefined
-  const all = Object.values(ports).flat()
-  const nodePort = all.find((p) => p.healthCheckNodePort !== 0)?.healthCheckNodePort
-  if (!nodePort) return undefined
-  const localReadyEndpoints: Partial<Record<Family, number>> = {}
-  for (const [family, list] of Object.entries(ports) as [Family, ServicePortModel[]][]) {
-    const ips = new Set<string>()
-    for (const p of list) for (const e of p.endpoints) if (e.ready && e.isLocal) ips.add(e.ip)
-    localReadyEndpoints[family] = ips.size
-  }
-  return { namespace: svc.metadata.namespace ?? 'default', name: svc.metadata.name, nodePort, localReadyEndpoints }
-}
-
-function compareServiceKeys(a: ServiceObject, b: ServiceObject): number {
-  return byteCompare(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default') || byteCompare(a.metadata.name, b.metadata.name)
-}
-
-/** Keys of `kind` whose object differs between two states: only those the changes name. */
-function keysChanged<T>(a: Sharded<T>, b: Sharded<T>, changes: readonly StoreChange[], kind: 'Service' | 'EndpointSlice'): string[] {
-  if (a === b) return []
-  const out = new Set<string>()
-  for (const c of changes) {
-    if (c.kind !== kind) continue
-    const key = c.op === 'upsert' ? nsName(c.object.metadata.namespace, c.object.metadata.name) : nsName((c as { namespace: string }).namespace, c.name)
-    if (getIn(a, key) !== getIn(b, key)) out.add(key)
-  }
-  return [...out]
-}
-
-function sameRefs<T>(a: readonly T[], b: readonly T[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
-/** Changed ports of the recomputed Services only (the fast path of apply). */
-function diffEntries(prev: ProxyModel, before: ReadonlyMap<string, ServiceEntry | undefined>, after: ReadonlyMap<string, ServiceEntry>): ChangedPort[] {
-  const out: ChangedPort[] = []
-  for (const { family } of prev.families) {
-    for (const [key, old] of before) {
-      const beforePorts = new Map((old?.ports[family] ?? []).map((p) => [p.key, p]))
-      const afterPorts = new Map((after.get(key)?.ports[family] ?? []).map((p) => [p.key, p]))
-      for (const [k, p] of afterPorts) {
-        const o = beforePorts.get(k)
-        if (!o) out.push({ family, key: k, change: 'added' })
-        else if (o !== p) out.push({ family, key: k, change: 'modified' })
-      }
-      for (const k of beforePorts.keys()) if (!afterPorts.has(k)) out.push({ family, key: k, change: 'removed' })
-    }
-  }
-  return out.sort((a, b) => byteCompare(a.family, b.family) || byteCompare(a.key, b.key))
-}
-
-function diffPorts(prev: ProxyModel, next: ProxyModel): ChangedPort[] {
-  const out: ChangedPort[] = []
-  const famSet = new Set<Family>([...prev.families.map((f) => f.family), ...next.families.map((f) => f.family)])
-  for (const family of [...famSet].sort()) {
-    const before = new Map((prev.families.find((f) => f.family === family)?.servicePorts ?? []).map((p) => [p.key, p]))
-    const after = new Map((next.families.find((f) => f.family === family)?.servicePorts ?? []).map((p) => [p.key, p]))
-    for (const [key, p] of after) {
-      const old = before.get(key)
-      if (!old) out.push({ family, key, change: 'added' })
-      else if (old !== p) out.push({ family, key, change: 'modified' })
-    }
-    for (const key of before.keys()) if (!after.has(key)) out.push({ family, key, change: 'removed' })
-  }
-  return out.sort((a, b) => byteCompare(a.family, b.family) || byteCompare(a.key, b.key))
-}
-
-function dedupeDiagnostics(list: Diagnostic[]): Diagnostic[] {
-  if (list.length < 2) return list
-  const seen = new Set<string>()
-  return list.filter((d) => {
-    const k = JSON.stringify(d)
-    if (seen.has(k)) return false
-    seen.add(k)
-    return true
-  })
-}
-
-function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
-  return dedupeDiagnostics(list).sort((a, b) =>
-    byteCompare(a.object.kind, b.object.kind) ||
-    byteCompare(a.object.namespace ?? '', b.object.namespace ?? '') ||
-    byteCompare(a.object.name, b.object.name) ||
-    byteCompare(a.field ?? '', b.field ?? '') ||
-    byteCompare(a.code, b.code) ||
-    byteCompare(a.message, b.message),
-  )
+function sameEntries<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {
+  if (a.size !== b.size) return false
+  for (const [k, v] of a) if (b.get(k) !== v || (v === undefined && !b.has(k))) return false
+  return true
 }
