@@ -27,6 +27,13 @@ describe('sha256Base32', () => {
     }), { numRuns: 500 })
   })
 
+  it('hashes the optional parts as if appended to the first (ASCII and not, across block boundaries)', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 90 }), fc.string({ unit: 'binary', maxLength: 10 }), fc.string({ unit: 'binary', maxLength: 90 }), (a, b, c) => {
+      expect(sha256Base32_16(a, b, c)).toBe(reference(a + b + c, 16))
+      expect(sha256Base32_16(a, b)).toBe(reference(a + b, 16))
+    }), { numRuns: 500 })
+  })
+
   it('gives the chain hash kube-proxy computes for a known service port', () => {
     // pkg/proxy/iptables/proxier_test.go: ns1/svc1:p80 tcp → KUBE-SVC-XPGD46QRK7WJZT7O.
     expect(sha256Base32_16('ns1/svc1:p80tcp')).toBe('XPGD46QRK7WJZT7O')

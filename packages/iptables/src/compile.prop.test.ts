@@ -3,7 +3,7 @@ import { buildModel } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
 import { arbCluster } from '../../../test/arbitraries.js'
 import { syntheticCluster } from '../../../test/synthetic.js'
-import { compileRuleset } from './compile.js'
+import { compileParts, compileRuleset } from './compile.js'
 import type { Ruleset } from './ir.js'
 import { CHAIN_PREFIX, MAX_CHAIN_NAME } from './names.js'
 import { DEFAULT_OPTIONS } from './options.js'
@@ -70,6 +70,26 @@ describe('iptables rulesets of random clusters', () => {
       { numRuns: 300, seed: 7 },
     )
     expect(checked).toBeGreaterThan(100)
+  })
+
+  it('a port writes its rules in fixed nat chains before those in its own chains (deltas rely on it)', () => {
+    fc.assert(
+      fc.property(arbCluster(), (c) => {
+        const model = buildModel(c.objects, { nodeName: c.nodeName, mode: 'iptables' })
+        for (const f of model.families) {
+          const parts = compileParts(model, f.family, DEFAULT_OPTIONS)
+          const fixed = new Set(parts.head.natChains)
+          for (const { fragment } of parts.ports) {
+            const own = new Set(fragment.natChains)
+            const kinds = fragment.natRules.map((r) => (fixed.has(r.chain) ? 'fixed' : own.has(r.chain) ? 'own' : `neither: ${r.chain}`))
+            const firstOwn = kinds.indexOf('own')
+            expect(kinds.filter((k, i) => k !== (firstOwn < 0 || i < firstOwn ? 'fixed' : 'own'))).toEqual([])
+            for (const r of fragment.filterRules) expect(parts.head.filterChains).toContain(r.chain)
+          }
+        }
+      }),
+      { numRuns: 200, seed: 5 },
+    )
   })
 
   it('output does not depend on input order', () => {

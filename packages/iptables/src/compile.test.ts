@@ -1,6 +1,6 @@
 import { KproxcError, type ProxyModel, modelFromTexts } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
-import { compileRuleset } from './compile.js'
+import { compileRuleset, createFragmentCache } from './compile.js'
 import { DEFAULT_OPTIONS, type IptablesOptions } from './options.js'
 import { renderRuleset } from './render.js'
 
@@ -161,5 +161,32 @@ COMMIT
 `)
     // The health check port is accepted whether or not there are local endpoints.
     expect(text).toContain('"demo/api health check node port"')
+  })
+})
+
+describe('compiles through a FragmentCache', () => {
+  const objects = () => modelFromTexts([{ name: 'a.yaml', text: EXAMPLE_A }], { mode: 'iptables', families: ['IPv4'] })
+
+  it('still reject bad values when only family-level values or only one port changed, and leave the cache usable', () => {
+    const good = objects()
+    const cache = createFragmentCache()
+    const text = renderRuleset(compileRuleset(good, 'IPv4', DEFAULT_OPTIONS, cache))
+    const badMark: ProxyModel = { ...good, config: { ...good.config, masqueradeBit: 40 } }
+    expect(() => compileRuleset(badMark, 'IPv4', DEFAULT_OPTIONS, cache)).toThrow(KproxcError)
+    const fam = good.families[0]!
+    const badPort: ProxyModel = { ...good, families: [{ ...fam, servicePorts: fam.servicePorts.map((p) => ({ ...p, clusterIP: '10.96.0.050' })) }] }
+    expect(() => compileRuleset(badPort, 'IPv4', DEFAULT_OPTIONS, cache)).toThrow(/clusterIP/)
+    // The same model again after the failures: nothing of them was kept.
+    expect(renderRuleset(compileRuleset(good, 'IPv4', DEFAULT_OPTIONS, cache))).toBe(text)
+    expect(() => compileRuleset(badMark, 'IPv4', DEFAULT_OPTIONS, cache)).toThrow(KproxcError)
+  })
+
+  it('see a port list edited in place', () => {
+    const model = objects()
+    const cache = createFragmentCache()
+    compileRuleset(model, 'IPv4', DEFAULT_OPTIONS, cache)
+    const ports = model.families[0]!.servicePorts
+    ports[0] = { ...ports[0]!, clusterIP: '10.96.0.51' }
+    expect(renderRuleset(compileRuleset(model, 'IPv4', DEFAULT_OPTIONS, cache))).toContain('-d 10.96.0.51 --dport 80')
   })
 })

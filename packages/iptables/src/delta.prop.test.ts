@@ -8,10 +8,11 @@ import { buildModel, type ProxyModel } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
 import { arbClusterPair, storeModels } from '../../../test/delta-cases.js'
 import { syntheticCluster } from '../../../test/synthetic.js'
-import { ModelStore } from '@kproxc/core'
+import { ModelStore, changedFragments } from '@kproxc/core'
 import { type FragmentCache, assembleRuleset, compileParts, compileRuleset, createFragmentCache } from './compile.js'
 import { objectChanges } from '../../cli/src/changes.js'
 import { deltaRestore, diffRuleset } from './delta.js'
+import { portChanges } from './incremental.js'
 import { DEFAULT_OPTIONS } from './options.js'
 import { renderRuleset } from './render.js'
 
@@ -100,6 +101,62 @@ describe('iptables delta', () => {
       expect(check(m, m, createFragmentCache())).toBe('')
       expect(check(m, buildModel(pair.old, { ...options, families: ['IPv4'] }), undefined)).toBe('')
     }), { numRuns: 50 })
+  })
+
+  it('incremental compiles equal compiles from scratch as ports change, come and go, and keep unchanged fragments', () => {
+    // 40 services in 8 namespaces: big enough for a common head and tail around the changes, with
+    // single changes (the incremental paths) and bulk ones (more than it handles, or the cluster
+    // crossing the large-cluster size: compiled from scratch).
+    const base = syntheticCluster({ services: 40, endpointsPerService: 3, affinityEvery: 7 })
+    const extra = syntheticCluster({ services: 80, endpointsPerService: 12 })
+    type Op = { kind: 'move' | 'add' | 'delete' | 'grow'; i: number; n?: undefined } | { kind: 'bulk'; n: number; i?: undefined }
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constantFrom('move' as const, 'add' as const, 'delete' as const), i: fc.nat(79) }), weight: 6 },
+      { arbitrary: fc.record({ kind: fc.constant('grow' as const), i: fc.nat(79) }), weight: 1 },
+      { arbitrary: fc.record({ kind: fc.constant('bulk' as const), n: fc.integer({ min: 20, max: 80 }) }), weight: 1 },
+    )
+    fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: 8 }), (ops) => {
+      const store = new ModelStore({ ...options, families: ['IPv4'] }, base)
+      const cache = createFragmentCache()
+      let model = store.model
+      let parts = compileParts(model, 'IPv4', DEFAULT_OPTIONS, cache)
+      const state: Tables = new Map()
+      restore(state, renderRuleset(assembleRuleset(parts)))
+      let serial = 0
+      for (const o of ops) {
+        const svc = (i: number) => extra.services[i]!
+        const slice = (i: number) => extra.endpointSlices[i]!
+        const moved = (i: number) => ({ ...slice(i), endpoints: (slice(i).endpoints ?? []).map((e, k) => (k === 0 ? { ...e, addresses: [`10.250.${serial >> 8}.${serial++ & 255}`] } : e)) })
+        // One port alone takes the cluster past the large-cluster size (its fragment and every other change).
+        const grown = (i: number) => ({ ...slice(i), endpoints: Array.from({ length: 1000 }, (_, k) => ({ ...(slice(i).endpoints ?? [])[0]!, addresses: [`10.251.${k >> 8}.${k & 255}`] })) })
+        const changes: Parameters<ModelStore['apply']>[0] = o.kind === 'bulk'
+          ? Array.from({ length: o.n }, (_, i) => [{ op: 'upsert' as const, kind: 'Service' as const, object: svc(i) }, { op: 'upsert' as const, kind: 'EndpointSlice' as const, object: moved(i) }]).flat()
+          : o.kind === 'add' ? [{ op: 'upsert', kind: 'Service', object: svc(o.i) }, { op: 'upsert', kind: 'EndpointSlice', object: slice(o.i) }]
+            : o.kind === 'delete' ? [{ op: 'delete', kind: 'Service', namespace: svc(o.i).metadata.namespace!, name: svc(o.i).metadata.name }]
+              : o.kind === 'grow' ? [{ op: 'upsert', kind: 'EndpointSlice', object: grown(o.i % 40) }]
+                : [{ op: 'upsert', kind: 'EndpointSlice', object: moved(o.i % 40) }]
+        const next = store.apply(changes).model
+        const after = compileParts(next, 'IPv4', DEFAULT_OPTIONS, cache)
+        expect(renderRuleset(assembleRuleset(after))).toBe(renderRuleset(compileRuleset(next, 'IPv4')))
+        // What the compile recorded is what comparing the two port lists finds.
+        expect(portChanges(parts, after)).toEqual(changedFragments(parts.ports, after.ports))
+        restore(state, deltaRestore(parts, after))
+        const fresh: Tables = new Map()
+        restore(fresh, renderRuleset(assembleRuleset(after)))
+        expect(dump(state)).toBe(dump(fresh))
+        // A port whose model object survived keeps its fragment (unless the cluster size class changed).
+        const before = new Map(model.families[0]!.servicePorts.map((p) => [p.key, p]))
+        const kept = new Map(parts.ports.map((p) => [p.key, p.fragment]))
+        const large = (m: ProxyModel) => m.families[0]!.servicePorts.reduce((n, p) => n + p.endpoints.length, 0) > 1000
+        if (large(model) === large(next)) {
+          for (const p of next.families[0]!.servicePorts) {
+            if (before.get(p.key) === p) expect(after.ports.find((e) => e.key === p.key)?.fragment).toBe(kept.get(p.key))
+          }
+        }
+        model = next
+        parts = after
+      }
+    }), { numRuns: 30 })
   })
 
   it('rewrites only the chains of a changed endpoint in a large cluster, and deletes the stale one', () => {

@@ -1,18 +1,21 @@
-import { changedFragments } from '@kproxc/core'
 /**
  * The partial sync of kube-proxy's iptables mode (pkg/proxy/iptables/proxier.go, reference §10):
  * an `iptables-restore --noflush` document that turns the kernel state of one compiled ruleset
  * into that of another. It declares (and so flushes) only the chains whose rules changed, refills
  * them, and deletes with `-X` the per-service chains no longer used. Unlike kube-proxy, unchanged
  * fixed chains are left out too, so a one-endpoint change writes a few chains, not all of
- * KUBE-SERVICES. Work is proportional to the change: ports whose fragment kept its identity (an
- * incremental compile with a FragmentCache) are skipped after one pointer comparison.
+ * KUBE-SERVICES. Work is proportional to the change: an incremental compile (a FragmentCache)
+ * records which ports it changed, and the other ports are not looked at (between unrelated parts,
+ * ports whose fragment kept its identity cost one pointer comparison).
  *
  * The built-in jumps (INPUT → KUBE-FIREWALL, …) are not part of a delta: kube-proxy installs them
  * with separate commands at a full sync, and they depend only on options.
  */
-import type { PortFragment, RulesetParts } from './compile.js'
+import type { FragmentChange } from '@kproxc/core'
+import type { PortEntry, PortFragment, RulesetParts } from './compile.js'
+import { portChanges } from './incremental.js'
 import type { Rule } from './ir.js'
+import { CHAINS } from './names.js'
 import { renderRule } from './render.js'
 
 type TableName = 'filter' | 'nat'
@@ -36,7 +39,7 @@ export interface IptablesDelta {
 export function diffRuleset(old: RulesetParts, next: RulesetParts): IptablesDelta {
   const oldByKey = new Map<string, PortFragment>()
   const newByKey = new Map<string, PortFragment>()
-  const changes = changedFragments(old.ports, next.ports)
+  const changes = portChanges(old, next)
   for (const c of changes) {
     if (c.old) oldByKey.set(c.key, c.old)
     if (c.next) newByKey.set(c.key, c.next)
@@ -48,6 +51,8 @@ export function diffRuleset(old: RulesetParts, next: RulesetParts): IptablesDelt
   const fixedNat = new Set(next.head.natChains)
   const fixedFilter = new Set(next.head.filterChains)
   const noteDiff = (table: TableName, before: readonly Rule[], after: readonly Rule[], only?: ReadonlySet<string>) => {
+    // The fixed parts of an incremental compile are the same objects while their inputs are.
+    if (before === after) return
     for (const [chain, text] of diffByChain(before, after, only)) if (text) fixedChanged[table].add(chain)
   }
   noteDiff('filter', old.head.filterRules, next.head.filterRules)
@@ -90,19 +95,31 @@ export function diffRuleset(old: RulesetParts, next: RulesetParts): IptablesDelt
     if (fixedChanged[table].size === 0) return
     for (const r of rules) if (fixedChanged[table].has(r.chain)) out.push(r)
   }
+  const writeChanged = (fragment: PortFragment) => {
+    pick(fragment.filterRules, 'filter', filter.rules)
+    for (const c of fragment.natChains) if (portChanged.has(c)) nat.chains.push(c)
+    for (const r of fragment.natRules) if (fixedChanged.nat.has(r.chain) || portChanged.has(r.chain)) nat.rules.push(r)
+  }
   pick(next.head.filterRules, 'filter', filter.rules)
   pick(next.head.natRules, 'nat', nat.rules)
-  const anyFixed = fixedChanged.filter.size > 0 || fixedChanged.nat.size > 0
-  for (const { key, fragment } of next.ports) {
-    const changed = newByKey.get(key) === fragment && changedPorts.has(key)
-    if (!anyFixed && !changed) continue
-    pick(fragment.filterRules, 'filter', filter.rules)
-    if (changed) {
-      for (const c of fragment.natChains) if (portChanged.has(c)) nat.chains.push(c)
-      for (const r of fragment.natRules) if (fixedChanged.nat.has(r.chain) || portChanged.has(r.chain)) nat.rules.push(r)
-    } else {
-      pick(fragment.natRules, 'nat', nat.rules)
+  if (fixedChanged.filter.size > 0 || fixedChanged.nat.size > 0) {
+    // A fixed chain is rewritten whole: every port's rules in it, in port order. The changed
+    // ports come in the same order, so one index tells them apart (no lookup per port).
+    const changedNext = changes.filter((c) => c.next !== undefined)
+    let k = 0
+    const ports = next.ports
+    for (let i = 0; i < ports.length; i++) {
+      const fragment = (ports[i] as PortEntry).fragment
+      if (k < changedNext.length && (changedNext[k] as FragmentChange<PortFragment>).next === fragment) {
+        k++
+        writeChanged(fragment)
+      } else {
+        pickFixed(fragment, fixedNat, fixedChanged, filter.rules, nat.rules)
+      }
     }
+  } else {
+    // Only the changed ports' own chains: changes come in the order of next.ports.
+    for (const c of changes) if (c.next) writeChanged(c.next)
   }
   pick(next.tail.filterRules, 'filter', filter.rules)
   pick(next.tail.natRules, 'nat', nat.rules)
@@ -125,16 +142,35 @@ export function diffRuleset(old: RulesetParts, next: RulesetParts): IptablesDelt
 
 /** The `iptables-restore --noflush` text of a delta; empty when nothing changed. */
 export function renderDelta(delta: IptablesDelta): string {
-  let out = ''
+  const lines: string[] = []
   for (const [name, t] of [['filter', delta.filter], ['nat', delta.nat]] as const) {
     if (t.chains.length === 0 && t.rules.length === 0 && t.deleted.length === 0) continue
-    out += `*${name}\n`
-    for (const c of t.chains) out += `:${c} - [0:0]\n`
-    for (const r of t.rules) out += `${renderRule(r)}\n`
-    for (const c of t.deleted) out += `-X ${c}\n`
-    out += 'COMMIT\n'
+    lines.push(`*${name}`)
+    for (const c of t.chains) lines.push(`:${c} - [0:0]`)
+    for (let i = 0; i < t.rules.length; i++) lines.push(ruleText(t.rules[i] as Rule))
+    for (const c of t.deleted) lines.push(`-X ${c}`)
+    lines.push('COMMIT')
   }
-  return out
+  return lines.length > 0 ? `${lines.join('\n')}\n` : ''
+}
+
+// A fixed chain such as KUBE-SERVICES is rewritten whole (a rule or two per service) whenever a
+// Service comes or goes. Rules are immutable and shared between compiles, so the text of rules in
+// fixed chains is kept, and after the first such delta those lines are not spelled again. (Only
+// theirs: kept for every rule, the texts would grow to the size of the whole ruleset.)
+const FIXED = new Set<string>(Object.values(CHAINS))
+const texts = new WeakMap<Rule, string>()
+function ruleText(rule: Rule): string {
+  if (!FIXED.has(rule.chain)) return renderRule(rule)
+  let text = texts.get(rule)
+  if (text === undefined) {
+    text = renderRule(rule)
+    // A spelled rule is a tree of concatenated pieces that every join walks again (half of a
+    // KUBE-SERVICES rewrite went there); reading a character makes V8 flatten it in place once.
+    text.charCodeAt(0)
+    texts.set(rule, text)
+  }
+  return text
 }
 
 /** diffRuleset then renderDelta: the partial-sync document from `old` to `next`. */
@@ -143,12 +179,29 @@ export function deltaRestore(old: RulesetParts, next: RulesetParts): string {
 }
 
 
+/** An unchanged port's rules in the fixed chains that are rewritten. */
+function pickFixed(f: PortFragment, fixedNat: ReadonlySet<string>, changed: Record<TableName, Set<string>>, filter: Rule[], nat: Rule[]): void {
+  if (changed.filter.size > 0) {
+    for (let i = 0; i < f.filterRules.length; i++) {
+      const r = f.filterRules[i] as Rule
+      if (changed.filter.has(r.chain)) filter.push(r)
+    }
+  }
+  if (changed.nat.size === 0) return
+  // A port's rules in fixed chains come before those in its own chains (compile-port.ts).
+  for (let i = 0; i < f.natRules.length; i++) {
+    const r = f.natRules[i] as Rule
+    if (!fixedNat.has(r.chain)) break
+    if (changed.nat.has(r.chain)) nat.push(r)
+  }
+}
+
 /** The rendered rules of a fragment's own chains, by chain. */
 function ownRules(f: PortFragment | undefined): Map<string, string> {
   const out = new Map<string, string>()
   if (!f) return out
   const own = new Set(f.natChains)
-  for (const r of f.natRules) if (own.has(r.chain)) out.set(r.chain, (out.get(r.chain) ?? '') + renderRule(r) + '\n')
+  for (const r of f.natRules) if (own.has(r.chain)) out.set(r.chain, (out.get(r.chain) ?? '') + ruleText(r) + '\n')
   return out
 }
 
@@ -156,7 +209,7 @@ function ownRules(f: PortFragment | undefined): Map<string, string> {
 function diffByChain(before: readonly Rule[], after: readonly Rule[], only?: ReadonlySet<string>): Map<string, boolean> {
   const text = (rules: readonly Rule[]) => {
     const m = new Map<string, string>()
-    for (const r of rules) if (!only || only.has(r.chain)) m.set(r.chain, (m.get(r.chain) ?? '') + renderRule(r) + '\n')
+    for (const r of rules) if (!only || only.has(r.chain)) m.set(r.chain, (m.get(r.chain) ?? '') + ruleText(r) + '\n')
     return m
   }
   const a = text(before)

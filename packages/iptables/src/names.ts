@@ -54,7 +54,7 @@ export function servicePortChains(hash: string): { svc: string; svl: string; ext
 
 /** `KUBE-SEP-` + base32(SHA-256(SPN + protocol + endpoint)), the endpoint as `ip:port` / `[ip]:port`. */
 export function endpointChain(displayName: string, protocolLower: string, endpointKey: string): string {
-  return CHAIN_PREFIX.sep + sha256Base32_16(displayName + protocolLower + endpointKey)
+  return CHAIN_PREFIX.sep + sha256Base32_16(displayName, protocolLower, endpointKey)
 }
 
 /** The masquerade mark as kube-proxy writes it: Go's `%#08x`, i.e. `0x` and 8 zero-padded hex digits. */

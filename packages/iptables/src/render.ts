@@ -2,7 +2,7 @@
  * IR → iptables-restore text: the one place that spells rules. Pure and total: every string that
  * reaches a comment is quoted and escaped here, so no input can end a comment early or start a rule.
  */
-import type { Match, Rule, Ruleset, Table, TableSection, Target } from './ir.js'
+import type { IptProtocol, Match, Rule, Ruleset, Table, TableSection, Target } from './ir.js'
 import { formatMark } from './names.js'
 
 /** Marks the part of a table that kube-proxy installs with `iptables -I`, not iptables-restore. */
@@ -11,6 +11,7 @@ export const BUILTIN_JUMPS_HEADER = '# Jumps from built-in chains: kube-proxy in
 const SAFE_BARE = /^[A-Za-z0-9_./:@+-]+$/
 // iptables-restore splits lines before parsing quotes, so control characters cannot be escaped.
 const CONTROL = /[\u0000-\u001f\u007f]/g
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f]/
 
 /**
  * One comment as a single iptables-restore word. kube-proxy writes some comments with literal
@@ -21,44 +22,80 @@ const CONTROL = /[\u0000-\u001f\u007f]/g
 export function commentWord(text: string, quoted: boolean): string {
   if (!quoted && SAFE_BARE.test(text)) return text
   let body = text
-  if (/["\\\u0000-\u001f\u007f]/.test(body)) body = body.replace(/[\\"]/g, (c) => `\\${c}`).replace(CONTROL, '?')
+  if (NEEDS_ESCAPE.test(body)) body = body.replace(/[\\"]/g, (c) => `\\${c}`).replace(CONTROL, '?')
   return `"${body}"`
 }
+
+const not = (negate: boolean) => (negate ? '! ' : '')
+
+/**
+ * The words of each match and target, from their fields. renderRule spells IR objects through
+ * these, and the streaming emit (spell-port.ts) calls them directly, so both spell alike.
+ */
+export const WORDS = {
+  comment: (text: string, quoted: boolean) => `-m comment --comment ${commentWord(text, quoted)}`,
+  protocol: (p: IptProtocol) => `-m ${p} -p ${p}`,
+  address: (direction: 'source' | 'destination', address: string, negate: boolean) => `${not(negate)}${direction === 'source' ? '-s' : '-d'} ${address}`,
+  inInterface: (name: string, negate: boolean) => `${not(negate)}-i ${name}`,
+  dport: (port: number) => `--dport ${port}`,
+  addrtype: (direction: 'source' | 'destination') => `-m addrtype ${direction === 'source' ? '--src-type' : '--dst-type'} LOCAL`,
+  mark: (mark: number, negate: boolean) => `-m mark ${not(negate)}--mark ${formatMark(mark)}/${formatMark(mark)}`,
+  conntrack: (states: readonly string[], negate: boolean) => `-m conntrack ${not(negate)}--ctstate ${states.join(',')}`,
+  recentSet: (name: string) => `-m recent --name ${name} --set`,
+  recentCheck: (name: string, seconds: number) => `-m recent --name ${name} --rcheck --seconds ${seconds} --reap`,
+  statistic: (probability: string) => `-m statistic --mode random --probability ${probability}`,
+  nfacct: (name: string) => `-m nfacct --nfacct-name ${name}`,
+  jump: (chain: string) => `-j ${chain}`,
+  verdict: (verdict: string) => `-j ${verdict}`,
+  dnat: (destination: string) => `-j DNAT --to-destination ${destination}`,
+  markOr: (mark: number) => `-j MARK --or-mark ${formatMark(mark)}`,
+  markXor: (mark: number) => `-j MARK --xor-mark ${formatMark(mark)}`,
+  masquerade: (randomFully: boolean) => (randomFully ? '-j MASQUERADE --random-fully' : '-j MASQUERADE'),
+} as const
 
 type MatchOf<K extends Match['kind']> = Extract<Match, { kind: K }>
 type TargetOf<K extends Target['kind']> = Extract<Target, { kind: K }>
 
-const not = (negate: boolean) => (negate ? '! ' : '')
-
 const MATCH: { [K in Match['kind']]: (m: MatchOf<K>) => string } = {
-  comment: (m) => `-m comment --comment ${commentWord(m.text, m.quoted)}`,
-  protocol: (m) => `-m ${m.protocol} -p ${m.protocol}`,
-  address: (m) => `${not(m.negate)}${m.direction === 'source' ? '-s' : '-d'} ${m.address}`,
-  inInterface: (m) => `${not(m.negate)}-i ${m.name}`,
-  dport: (m) => `--dport ${m.port}`,
-  addrtype: (m) => `-m addrtype ${m.direction === 'source' ? '--src-type' : '--dst-type'} LOCAL`,
-  mark: (m) => `-m mark ${not(m.negate)}--mark ${formatMark(m.mark)}/${formatMark(m.mark)}`,
-  conntrack: (m) => `-m conntrack ${not(m.negate)}--ctstate ${m.states.join(',')}`,
-  recentSet: (m) => `-m recent --name ${m.name} --set`,
-  recentCheck: (m) => `-m recent --name ${m.name} --rcheck --seconds ${m.seconds} --reap`,
-  statistic: (m) => `-m statistic --mode random --probability ${m.probability}`,
-  nfacct: (m) => `-m nfacct --nfacct-name ${m.name}`,
+  comment: (m) => WORDS.comment(m.text, m.quoted),
+  protocol: (m) => WORDS.protocol(m.protocol),
+  address: (m) => WORDS.address(m.direction, m.address, m.negate),
+  inInterface: (m) => WORDS.inInterface(m.name, m.negate),
+  dport: (m) => WORDS.dport(m.port),
+  addrtype: (m) => WORDS.addrtype(m.direction),
+  mark: (m) => WORDS.mark(m.mark, m.negate),
+  conntrack: (m) => WORDS.conntrack(m.states, m.negate),
+  recentSet: (m) => WORDS.recentSet(m.name),
+  recentCheck: (m) => WORDS.recentCheck(m.name, m.seconds),
+  statistic: (m) => WORDS.statistic(m.probability),
+  nfacct: (m) => WORDS.nfacct(m.name),
 }
 
 const TARGET: { [K in Target['kind']]: (t: TargetOf<K>) => string } = {
-  jump: (t) => `-j ${t.chain}`,
-  verdict: (t) => `-j ${t.verdict}`,
-  dnat: (t) => `-j DNAT --to-destination ${t.destination}`,
-  markOr: (t) => `-j MARK --or-mark ${formatMark(t.mark)}`,
-  markXor: (t) => `-j MARK --xor-mark ${formatMark(t.mark)}`,
-  masquerade: (t) => (t.randomFully ? '-j MASQUERADE --random-fully' : '-j MASQUERADE'),
+  jump: (t) => WORDS.jump(t.chain),
+  verdict: (t) => WORDS.verdict(t.verdict),
+  dnat: (t) => WORDS.dnat(t.destination),
+  markOr: (t) => WORDS.markOr(t.mark),
+  markXor: (t) => WORDS.markXor(t.mark),
+  masquerade: (t) => WORDS.masquerade(t.randomFully),
+}
+
+/** One match as its words. */
+export function renderMatch(m: Match): string {
+  return (MATCH[m.kind] as (m: Match) => string)(m)
+}
+
+/** One target as its words. */
+export function renderTarget(t: Target): string {
+  return (TARGET[t.kind] as (t: Target) => string)(t)
 }
 
 /** One `-A` line, without the newline. */
 export function renderRule(rule: Rule): string {
   let line = `-A ${rule.chain}`
-  for (const m of rule.matches) line += ` ${(MATCH[m.kind] as (m: Match) => string)(m)}`
-  if (rule.target) line += ` ${(TARGET[rule.target.kind] as (t: Target) => string)(rule.target)}`
+  const matches = rule.matches
+  for (let i = 0; i < matches.length; i++) line += ` ${renderMatch(matches[i] as Match)}`
+  if (rule.target) line += ` ${renderTarget(rule.target)}`
   return line
 }
 
@@ -87,9 +124,18 @@ function renderSection(section: TableSection): string {
 
 /** One table from its already spelled chain and rule lines (renderRuleset and the streaming emit share it). */
 export function renderTableText(name: Table['name'], chainLines: string, ruleLines: string, builtin: TableSection): string {
-  let out = `*${name}\n${chainLines}${ruleLines}`
-  if (builtin.chains.length > 0 || builtin.rules.length > 0) out += `${BUILTIN_JUMPS_HEADER}\n${renderSection(builtin)}`
-  return `${out}COMMIT\n`
+  return `${tableHead(name)}${chainLines}${ruleLines}${tableTail(builtin)}`
+}
+
+/** The line that opens a table. */
+export function tableHead(name: Table['name']): string {
+  return `*${name}\n`
+}
+
+/** What closes a table after kube-proxy's lines: the built-in jumps, if any, and COMMIT. */
+export function tableTail(builtin: TableSection): string {
+  const jumps = builtin.chains.length > 0 || builtin.rules.length > 0 ? `${BUILTIN_JUMPS_HEADER}\n${renderSection(builtin)}` : ''
+  return `${jumps}COMMIT\n`
 }
 
 function renderTable(table: Table): string {
