@@ -3,7 +3,9 @@ import { CORE_SCHEMA, loadAll } from 'js-yaml'
 import { describe, expect, it } from 'vitest'
 import { endpointSliceRules, endpointSliceSchema } from '../schema/endpoint-slice.js'
 import { serviceRules, serviceSchema } from '../schema/service.js'
-import { attempt, fastPathUsable } from './fast-common.js'
+import fc from 'fast-check'
+import { parseIP, specialAddressKind } from '../ip.js'
+import { attempt, fastPathUsable, isOrdinaryIPv4 } from './fast-common.js'
 import { fastEndpointSlice } from './fast-endpoint-slice.js'
 import { fastService } from './fast-service.js'
 import { agreesWithZod } from './fuzz.js'
@@ -77,5 +79,25 @@ describe('the fast validators', () => {
       delete (Object.prototype as Record<string, unknown>).polluted
     }
     expect(fastPathUsable()).toBe(true)
+  })
+})
+
+describe('isOrdinaryIPv4', () => {
+  it('is true exactly for canonical IPv4 texts that parseIP accepts and that are not special', () => {
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('00', '01', '010', '', 'a', '0x1', '255', '254', '169', '127', '223', '224'))
+    const text = fc.oneof(
+      fc.tuple(octet, octet, octet, octet).map((o) => o.join('.')),
+      fc.tuple(octet, octet, octet).map((o) => o.join('.')),
+      fc.tuple(octet, octet, octet, octet, octet).map((o) => o.join('.')),
+      fc.string({ maxLength: 16 }),
+    )
+    fc.assert(fc.property(text, (s) => {
+      const p = parseIP(s)
+      const ordinary = !('error' in p) && p.family === 'IPv4' && p.text === s && specialAddressKind(s) === undefined && Number(s.split('.')[0]) <= 223
+      // The fast check may only say yes where the full checks do (it may decline more).
+      if (isOrdinaryIPv4(s)) expect(ordinary).toBe(true)
+    }), { numRuns: 5000 })
+    for (const s of ['10.0.0.1', '1.2.3.4', '223.255.255.255', '169.253.0.1']) expect(isOrdinaryIPv4(s)).toBe(true)
+    for (const s of ['0.1.2.3', '127.0.0.1', '169.254.1.1', '224.0.0.1', '10.0.0.01', '10.0.0', '10.0.0.256', '1.2.3.4 ']) expect(isOrdinaryIPv4(s)).toBe(false)
   })
 })
