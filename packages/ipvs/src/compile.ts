@@ -1,11 +1,12 @@
-import {
-  type EndpointModel, type Family, type FamilyModel, KproxcError, type ProxyModel, type ServicePortModel,
-  isLoopback, parseCIDR, parseIP, sortAddresses,
-} from '@kproxc/core'
+import { type Family, type FamilyModel, type FragmentChange, KproxcError, type ProxyModel, type ServicePortModel, changedFragments } from '@kproxc/core'
 import { compileIptables, type OutFilterEntry } from './compile-iptables.js'
-import { ipPortEntry, ipPortIpEntry, sortAddressList, sortEntries } from './entries.js'
-import type { Frontend, IptablesDocument, Ipset, IpvsRuleset, IpvsTimeouts, RealServer, Sysctl, VirtualServer } from './ir.js'
-import { DEFAULT_SCHEDULER, IPSETS, IPSET_KEYS, type IpsetKey, KERNEL_SCHEDULERS, SYSCTLS, ipsetName } from './names.js'
+import { FamilyCompiler, type IpvsFragment } from './compile-port.js'
+import type { IptablesDocument, IpvsRuleset, IpvsTimeouts, Sysctl, VirtualServer } from './ir.js'
+import { Merge } from './merge.js'
+import { DEFAULT_SCHEDULER, type IpsetKey, KERNEL_SCHEDULERS, SYSCTLS, ipsetName } from './names.js'
+
+export { realServerKeys, type IpvsFragment } from './compile-port.js'
+export { virtualServerId } from './merge.js'
 
 /** What to compile: one family, plus the backend's own options. */
 export interface IpvsCompileOptions {
@@ -23,13 +24,10 @@ export function compileIpvs(model: ProxyModel, options: IpvsCompileOptions, cach
   return assembleIpvs(compileIpvsParts(model, options, cache))
 }
 
-/** What one service port asks for: set members, virtual servers, addresses and OUTPUT filters, in order. */
-export interface IpvsFragment {
-  readonly members: readonly (readonly [IpsetKey, string])[]
-  /** Candidates: a (protocol, address, port) another port claimed earlier is not created again. */
-  readonly virtualServers: readonly VirtualServer[]
-  readonly bound: readonly string[]
-  readonly outFilter: readonly OutFilterEntry[]
+/** A service port's key and fragment. */
+export interface IpvsPortEntry {
+  readonly key: string
+  readonly fragment: IpvsFragment
 }
 
 /** A compiled family before its per-port fragments are merged. */
@@ -37,7 +35,7 @@ export interface IpvsParts {
   family: Family
   /** Everything family-level, for the delta to tell whether only service ports changed. */
   inputs: string
-  ports: readonly { key: string; fragment: IpvsFragment }[]
+  ports: readonly IpvsPortEntry[]
   /** Builds the rest of the ruleset once the fragments are merged. */
   finish: (merged: Pick<IpvsRuleset, 'virtualServers' | 'ipsets' | 'boundAddresses'> & { outFilter: readonly OutFilterEntry[] }) => IpvsRuleset
   /** The companion iptables rules for given set emptiness and OUTPUT filters. */
@@ -46,7 +44,7 @@ export interface IpvsParts {
 
 /** Fragments by the model's ServicePortModel object and the family-level inputs they were compiled under. */
 export interface FragmentCache {
-  readonly fragments: WeakMap<ServicePortModel, { inputs: string; entry: { key: string; fragment: IpvsFragment } }>
+  readonly fragments: WeakMap<ServicePortModel, { inputs: string; entry: IpvsPortEntry }>
 }
 
 /** An empty fragment cache. */
@@ -54,24 +52,44 @@ export function createFragmentCache(): FragmentCache {
   return { fragments: new WeakMap() }
 }
 
-/** Model → parts; with a cache, only service ports without a fragment for these inputs are compiled. */
-export function compileIpvsParts(model: ProxyModel, options: IpvsCompileOptions, cache?: FragmentCache): IpvsParts {
+/** What a cache remembers of its last compile, to reuse entries by position. */
+interface LastCompile {
+  servicePorts: readonly ServicePortModel[]
+  parts: IpvsParts
+}
+
+const lastCompiles = new WeakMap<FragmentCache, LastCompile>()
+
+/**
+ * The ports whose fragment changed since the parts compiled before through the same cache, when
+ * that compile saw them at the same positions (the usual watch event): what changedFragments
+ * would return, without walking every port again.
+ */
+const knownChanges = new WeakMap<IpvsParts, { from: IpvsParts; changes: FragmentChange<IpvsFragment>[] }>()
+
+/** changedFragments(old.ports, next.ports). */
+export function changedPorts(old: IpvsParts, next: IpvsParts): FragmentChange<IpvsFragment>[] {
+  const known = knownChanges.get(next)
+  return known && known.from === old ? known.changes : changedFragments(old.ports, next.ports)
+}
+
+/** One family's compiler and everything family-level, before any service port is compiled. */
+export function familySetup(model: ProxyModel, options: IpvsCompileOptions): {
+  fam: FamilyModel
+  compiler: FamilyCompiler
+  inputs: string
+  iptablesFor: IpvsParts['iptablesFor']
+  finish: IpvsParts['finish']
+} {
   const fam = model.families.find((f) => f.family === options.family)
   if (!fam) {
     throw new KproxcError('USAGE', `the model has no ${options.family} section (computed: ${model.families.map((f) => f.family).join(', ') || 'none'})`)
   }
   const scheduler = pickScheduler(model, options.scheduler)
-  const ctx = new FamilyCompiler(model, fam, scheduler)
+  const compiler = new FamilyCompiler(model, fam, scheduler)
   const randomFully = options.randomFully ?? true
   const builtinJumps = options.builtinJumps ?? true
-  const inputs = JSON.stringify([fam.family, scheduler, ctx.nodeIPs, [...ctx.nodeAddressSet], model.config, fam.localDetector, randomFully, builtinJumps])
-  const ports = fam.servicePorts.map((sp) => {
-    const hit = cache?.fragments.get(sp)
-    if (hit && hit.inputs === inputs) return hit.entry
-    const entry = { key: sp.key, fragment: ctx.servicePort(sp) }
-    cache?.fragments.set(sp, { inputs, entry })
-    return entry
-  })
+  const inputs = JSON.stringify([fam.family, scheduler, compiler.nodeIPs, [...compiler.nodeAddressSet], model.config, fam.localDetector, randomFully, builtinJumps])
   const iptablesFor = (isEmpty: (key: IpsetKey) => boolean, outFilter: readonly OutFilterEntry[]) => compileIptables({
     family: fam.family,
     setName: (key) => ipsetName(key, fam.family),
@@ -83,58 +101,99 @@ export function compileIpvsParts(model: ProxyModel, options: IpvsCompileOptions,
     randomFully,
     builtinJumps,
   })
-  return {
+  const finish: IpvsParts['finish'] = (merged) => ({
     family: fam.family,
-    inputs,
-    ports,
-    iptablesFor,
-    finish: (merged) => ({
-      family: fam.family,
-      timeouts: timeouts(model),
-      virtualServers: merged.virtualServers,
-      ipsets: merged.ipsets,
-      iptables: iptablesFor((key) => (merged.ipsets.find((s) => s.key === key)?.entries.length ?? 0) === 0, merged.outFilter),
-      boundAddresses: merged.boundAddresses,
-      ...sysctls(model),
-    }),
+    timeouts: timeouts(model),
+    virtualServers: merged.virtualServers,
+    ipsets: merged.ipsets,
+    iptables: iptablesFor((key) => (merged.ipsets.find((s) => s.key === key)?.entries.length ?? 0) === 0, merged.outFilter),
+    boundAddresses: merged.boundAddresses,
+    ...sysctls(model),
+  })
+  return { fam, compiler, inputs, iptablesFor, finish }
+}
+
+/**
+ * Model → parts; with a cache, only service ports without a fragment for these inputs are
+ * compiled. A model from the same ModelStore keeps unchanged ports' objects in the same order, so
+ * most ports are matched against the last compile by position (one pointer comparison each).
+ */
+export function compileIpvsParts(model: ProxyModel, options: IpvsCompileOptions, cache?: FragmentCache): IpvsParts {
+  const setup = familySetup(model, options)
+  const { fam, compiler } = setup
+  let inputs = setup.inputs
+  const last = cache ? lastCompiles.get(cache) : undefined
+  let prev: LastCompile | undefined
+  if (last && last.parts.inputs === inputs) {
+    prev = last
+    // The same string object from here on, so cache hits compare pointers.
+    inputs = last.parts.inputs
   }
+  const { ports, replaced } = portEntries(fam.servicePorts, prev, cache, inputs, (sp) => ({ key: sp.key, fragment: compiler.servicePort(sp) }))
+  const parts: IpvsParts = { family: fam.family, inputs, ports, iptablesFor: setup.iptablesFor, finish: setup.finish }
+  if (prev && replaced) {
+    const before = prev.parts.ports
+    knownChanges.set(parts, { from: prev.parts, changes: replaced.map((i) => ({ key: (ports[i] as IpvsPortEntry).key, old: (before[i] as IpvsPortEntry).fragment, next: (ports[i] as IpvsPortEntry).fragment })) })
+  }
+  if (cache) lastCompiles.set(cache, { servicePorts: fam.servicePorts, parts })
+  return parts
+}
+
+/**
+ * The entry of every service port: the last compile's entry at the aligned position when the
+ * port object is the same, else a cached or fresh one. Alignment follows removals (a few ports
+ * ahead, or anywhere through a position index built on demand), insertions (no advance) and
+ * in-place replacements (same key). `replaced` lists the positions of in-place replacements when
+ * every port kept its position, else it is null.
+ */
+function portEntries(
+  list: readonly ServicePortModel[],
+  prev: LastCompile | undefined,
+  cache: FragmentCache | undefined,
+  inputs: string,
+  compilePort: (sp: ServicePortModel) => IpvsPortEntry,
+): { ports: IpvsPortEntry[]; replaced: number[] | null } {
+  const out = new Array<IpvsPortEntry>(list.length)
+  const before = prev?.servicePorts ?? []
+  const entries = prev?.parts.ports ?? []
+  let replaced: number[] | null = list.length === before.length ? [] : null
+  let j = 0
+  let positions: Map<ServicePortModel, number> | undefined
+  for (let i = 0; i < list.length; i++) {
+    const sp = list[i] as ServicePortModel
+    if (before[j] === sp) {
+      out[i] = entries[j++] as IpvsPortEntry
+      continue
+    }
+    const hit = cache?.fragments.get(sp)
+    if (hit && hit.inputs === inputs) {
+      out[i] = hit.entry
+      // Unchanged, further on in the last compile: the ports in between were removed.
+      let k = -1
+      for (let d = 1; d <= 4 && k < 0; d++) if (before[j + d] === sp) k = j + d
+      if (k < 0 && prev) k = (positions ??= new Map(before.map((p, n) => [p, n]))).get(sp) ?? -1
+      if (k >= 0) j = k + 1
+    } else {
+      const entry = compilePort(sp)
+      cache?.fragments.set(sp, { inputs, entry })
+      out[i] = entry
+      // Changed in place (same key), else new.
+      if (j < before.length && (before[j] as ServicePortModel).key === sp.key) {
+        replaced?.push(i)
+        j++
+      }
+    }
+    if (j !== i + 1) replaced = null
+  }
+  return { ports: out, replaced }
 }
 
 /** Merges the fragments in model order (the first claim of a virtual server wins) and finishes the ruleset. */
 export function assembleIpvs(parts: IpvsParts): IpvsRuleset {
-  const seen = new Set<string>()
+  const merge = new Merge()
   const virtualServers: VirtualServer[] = []
-  const members = new Map<IpsetKey, Set<string>>(IPSET_KEYS.map((k) => [k, new Set<string>()]))
-  const bound = new Set<string>()
-  const outFilter: OutFilterEntry[] = []
-  for (const { fragment: f } of parts.ports) {
-    for (const [key, entry] of f.members) members.get(key)?.add(entry)
-    for (const vs of f.virtualServers) {
-      const id = virtualServerId(vs)
-      if (seen.has(id)) continue
-      seen.add(id)
-      virtualServers.push(vs)
-    }
-    for (const a of f.bound) bound.add(a)
-    for (const o of f.outFilter) outFilter.push(o)
-  }
-  members.set('KUBE-IPVS-IPS', new Set(bound))
-  const family = parts.family
-  const ipsets: Ipset[] = IPSET_KEYS.map((key) => ({
-    kind: 'ipset',
-    key,
-    name: ipsetName(key, family),
-    type: IPSETS[key].type,
-    family: family === 'IPv4' ? 'inet' : 'inet6',
-    comment: IPSETS[key].comment,
-    entries: sortEntries(members.get(key) ?? []),
-  }))
-  return parts.finish({ virtualServers, ipsets, boundAddresses: sortAddressList(bound), outFilter })
-}
-
-/** What makes two virtual servers the same kernel object. */
-export function virtualServerId(vs: Pick<VirtualServer, 'protocol' | 'address' | 'port'>): string {
-  return `${vs.protocol}/${vs.address}/${vs.port}`
+  for (const { fragment } of parts.ports) merge.add(fragment, (vs) => virtualServers.push(vs))
+  return parts.finish({ virtualServers, ...merge.result(parts.family) })
 }
 
 function pickScheduler(model: ProxyModel, override: string | undefined): string {
@@ -168,136 +227,4 @@ function sysctls(model: ProxyModel): { sysctls: Sysctl[]; sysctlNotes: string[] 
     // NewProxier sets conn_reuse_mode=0 only on kernels 4.1 to 5.8; the kernel version is not an input here.
     sysctlNotes: [`${SYSCTLS.connReuseMode.replaceAll('/', '.')} is left alone (kube-proxy sets it to 0 only on kernels >= 4.1 and < 5.9)`],
   }
-}
-
-/** Whether an address counts as a node address for IPVS (netlink isValidForSet: no loopback, no IPv6 link-local). */
-function validNodeAddress(ip: string, family: Family): boolean {
-  const p = parseIP(ip)
-  if ('error' in p || p.family !== family || isLoopback(ip)) return false
-  return !(family === 'IPv6' && p.bytes[0] === 0xfe && ((p.bytes[1] ?? 0) & 0xc0) === 0x80)
-}
-
-/** A source range of length 0 allows everything; kube-proxy then installs no firewall (ipset cannot hold /0). */
-function effectiveSourceRanges(sp: ServicePortModel): string[] {
-  const ranges = sp.loadBalancerSourceRanges
-  return ranges.some((r) => { const p = parseCIDR(r); return !('error' in p) && p.prefix === 0 }) ? [] : ranges
-}
-
-/** Accumulates one family's virtual servers, set members and bound addresses, service port by service port. */
-class FamilyCompiler {
-  /** Addresses on interfaces other than kube-ipvs0 (GetAllLocalAddressesExcept). */
-  readonly nodeAddressSet: Set<string>
-  /** Addresses NodePort virtual servers are created on. */
-  readonly nodeIPs: string[]
-  private frag: { members: [IpsetKey, string][]; virtualServers: VirtualServer[]; bound: string[]; outFilter: OutFilterEntry[] } = { members: [], virtualServers: [], bound: [], outFilter: [] }
-
-  constructor(model: ProxyModel, private readonly fam: FamilyModel, private readonly scheduler: string) {
-    const family = fam.family
-    this.nodeAddressSet = new Set(model.node.hostAddresses.filter((a) => validNodeAddress(a, family)))
-    const npa = fam.nodePortAddresses
-    // Match-all uses every node address; explicit CIDRs use the matching ones minus loopback (proxier.go).
-    this.nodeIPs = sortAddresses(npa.matchAll ? [...this.nodeAddressSet] : npa.addresses.filter((a) => !isLoopback(a)))
-  }
-
-  private add(key: IpsetKey, entry: string): void {
-    this.frag.members.push([key, entry])
-  }
-
-  /** The fragment of one service port. */
-  servicePort(sp: ServicePortModel): IpvsFragment {
-    this.frag = { members: [], virtualServers: [], bound: [], outFilter: [] }
-    this.addServicePort(sp)
-    return this.frag
-  }
-
-  addServicePort(sp: ServicePortModel): void {
-    const proto = sp.protocolLower
-    for (const ep of sp.endpoints) {
-      // Hairpin: every local endpoint, whatever its conditions.
-      if (ep.isLocal) this.add('KUBE-LOOP-BACK', ipPortIpEntry(ep.ip, proto, ep.port, ep.ip))
-    }
-    this.add('KUBE-CLUSTER-IP', ipPortEntry(sp.clusterIP, proto, sp.port))
-    this.addVirtualServer(sp, 'clusterIP', sp.clusterIP, sp.port, sp.internalPolicyLocal)
-    this.frag.bound.push(sp.clusterIP)
-
-    for (const ip of sp.externalIPs) {
-      this.add(sp.externalPolicyLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP', ipPortEntry(ip, proto, sp.port))
-      this.addVirtualServer(sp, 'externalIP', ip, sp.port, sp.externalPolicyLocal)
-      if (!this.nodeAddressSet.has(ip)) this.frag.bound.push(ip)
-    }
-
-    const ranges = effectiveSourceRanges(sp)
-    for (const vip of sp.loadBalancerVIPs) {
-      const entry = ipPortEntry(vip, proto, sp.port)
-      this.add('KUBE-LOAD-BALANCER', entry)
-      if (sp.externalPolicyLocal) this.add('KUBE-LOAD-BALANCER-LOCAL', entry)
-      if (ranges.length > 0) {
-        this.add('KUBE-LOAD-BALANCER-FW', entry)
-        for (const cidr of ranges) this.add('KUBE-LOAD-BALANCER-SOURCE-CIDR', ipPortIpEntry(vip, proto, sp.port, cidr))
-        if (sp.firewall.allowLoadBalancerVIPsAsSource) {
-          // Node-originated traffic to the VIP leaves with the VIP as source (it is bound locally).
-          this.add('KUBE-LOAD-BALANCER-SOURCE-IP', ipPortIpEntry(vip, proto, sp.port, vip))
-        } else {
-          this.frag.outFilter.push({ ip: vip, protocol: proto, port: sp.port })
-        }
-      }
-      this.addVirtualServer(sp, 'loadBalancer', vip, sp.port, sp.externalPolicyLocal)
-      if (!this.nodeAddressSet.has(vip)) this.frag.bound.push(vip)
-    }
-
-    if (sp.nodePort !== 0) {
-      // Without any node address kube-proxy skips the rest of the port, health-check entry included.
-      if (this.nodeIPs.length === 0) return
-      const entries = proto === 'sctp' ? this.nodeIPs.map((ip) => ipPortEntry(ip, proto, sp.nodePort)) : [String(sp.nodePort)]
-      const [all, local] = NODE_PORT_SETS[proto]
-      for (const e of entries) {
-        this.add(all, e)
-        if (sp.externalPolicyLocal) this.add(local, e)
-      }
-      for (const ip of this.nodeIPs) this.addVirtualServer(sp, 'nodePort', ip, sp.nodePort, sp.externalPolicyLocal)
-    }
-    if (sp.healthCheckNodePort !== 0) this.add('KUBE-HEALTH-CHECK-NODE-PORT', String(sp.healthCheckNodePort))
-  }
-
-  private addVirtualServer(sp: ServicePortModel, frontend: Frontend, address: string, port: number, onlyLocal: boolean): void {
-    // Two service ports claiming one (proto, address, port) overwrite each other in kube-proxy in map
-    // order; assembleIpvs keeps the first in model order so the output stays deterministic and duplicate-free.
-    const byKey = new Map<string, EndpointModel>(sp.endpoints.map((e) => [e.key, e]))
-    const realServers: RealServer[] = []
-    for (const key of realServerKeys(sp, onlyLocal)) {
-      const ep = byKey.get(key)
-      if (ep) realServers.push({ kind: 'realServer', address: ep.ip, port: ep.port, weight: 1, endpoint: ep.key })
-    }
-    this.frag.virtualServers.push({
-      kind: 'virtualServer',
-      servicePort: sp.key,
-      frontend,
-      protocol: sp.protocol,
-      address,
-      port,
-      scheduler: this.scheduler,
-      persistenceTimeout: sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : null,
-      // kube-proxy sets the second scheduler flag for mh, which ipvsadm names mh-port.
-      schedulerFlags: this.scheduler === 'mh' ? ['mh-port'] : [],
-      realServers,
-    })
-  }
-}
-
-const NODE_PORT_SETS: Record<'tcp' | 'udp' | 'sctp', [IpsetKey, IpsetKey]> = {
-  tcp: ['KUBE-NODE-PORT-TCP', 'KUBE-NODE-PORT-LOCAL-TCP'],
-  udp: ['KUBE-NODE-PORT-UDP', 'KUBE-NODE-PORT-LOCAL-UDP'],
-  sctp: ['KUBE-NODE-PORT-SCTP-HASH', 'KUBE-NODE-PORT-LOCAL-SCTP-HASH'],
-}
-
-/**
- * The endpoints of one virtual server (proxier.go syncEndpoint): cluster endpoints, or, for a
- * "local only" server, the local endpoints when there are any and otherwise the cluster endpoints
- * (kubernetes PR #97081: lets local pods still reach the VIP).
- */
-export function realServerKeys(sp: ServicePortModel, onlyLocal: boolean): readonly string[] {
-  const cluster = sp.clusterEndpoints ?? []
-  if (!onlyLocal) return cluster
-  const local = sp.localEndpoints ?? []
-  return local.length > 0 ? local : cluster
 }

@@ -6,8 +6,8 @@
  * iptables rules are recompiled only when a set became empty or non-empty or an OUTPUT filter
  * changed. Family-level changes (node addresses, configuration) fall back to deltaIpvs.
  */
-import { type OutputFile, changedFragments } from '@kproxc/core'
-import { type IpvsFragment, type IpvsParts, assembleIpvs, virtualServerId } from './compile.js'
+import type { OutputFile } from '@kproxc/core'
+import { type IpvsFragment, type IpvsParts, assembleIpvs, changedPorts, virtualServerId } from './compile.js'
 import { DELTA_FILES, deltaIpvs, iptablesDelta, virtualServerDelta } from './delta.js'
 import type { VirtualServer } from './ir.js'
 import { IPSET_KEYS, type IpsetKey, ipsetName } from './names.js'
@@ -33,7 +33,7 @@ const indexes = new WeakMap<IpvsParts, Index>()
 /** The changed files from `old` to `next`, in apply order; empty when nothing changed. */
 export function deltaIpvsParts(old: IpvsParts, next: IpvsParts): OutputFile[] {
   if (old.inputs !== next.inputs || old.family !== next.family) return deltaIpvs(assembleIpvs(old), assembleIpvs(next))
-  const changed = changedFragments(old.ports, next.ports)
+  const changed = changedPorts(old, next)
   if (changed.length === 0) return []
   const index = takeIndex(old)
   const emptyBefore = new Set(IPSET_KEYS.filter((k) => (index.sizes.get(k) ?? 0) === 0))

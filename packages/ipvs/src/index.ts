@@ -1,5 +1,6 @@
 import { type Backend, KproxcError, type OutputFile, type ProxyModel } from '@kproxc/core'
-import { type IpvsCompileOptions, compileIpvs } from './compile.js'
+import type { IpvsCompileOptions } from './compile.js'
+import { emitIpvsFiles } from './emit.js'
 import type { IpvsRuleset } from './ir.js'
 import { IPTABLES_OPTIONS, readIptablesOptions } from './iptables-shared.js'
 import { OUTPUT_FILES, SCHEDULER_CHOICES } from './names.js'
@@ -10,11 +11,12 @@ import { renderAddresses, renderSysctl } from './render-node.js'
 
 export * from './ir.js'
 export { compileIpvs, realServerKeys, type IpvsCompileOptions } from './compile.js'
-export { assembleIpvs, compileIpvsParts, createFragmentCache, virtualServerId, type FragmentCache, type IpvsFragment, type IpvsParts } from './compile.js'
+export { assembleIpvs, compileIpvsParts, createFragmentCache, virtualServerId, type FragmentCache, type IpvsFragment, type IpvsParts, type IpvsPortEntry } from './compile.js'
 export { deltaIpvsParts } from './delta-parts.js'
 export { compileIptables, type OutFilterEntry, type IptablesInputs } from './compile-iptables.js'
 export { DUMMY_DEVICE, IPSETS, IPSET_KEYS, KERNEL_SCHEDULERS, OUTPUT_FILES, SCHEDULER_CHOICES, ipsetName, type IpsetKey } from './names.js'
 export { renderIpvsadm, serviceLine, realServerLine, ipvsAddress } from './render-ipvsadm.js'
+export { emitIpvsFiles } from './emit.js'
 export { renderIpset } from './render-ipset.js'
 export { DELTA_FILES, deltaIpvs, ipsetDelta, ipvsadmDelta, iptablesDelta } from './delta.js'
 export { renderIptables } from './render-iptables.js'
@@ -35,7 +37,7 @@ export function renderIpvsFiles(ir: IpvsRuleset): OutputFile[] {
 
 /** Compiles and renders one family: the model in, the five IPVS-mode files out. */
 export function emitIpvs(model: ProxyModel, options: IpvsCompileOptions): OutputFile[] {
-  return renderIpvsFiles(compileIpvs(model, options))
+  return emitIpvsFiles(model, options)
 }
 
 /** The ipvs backend: virtual servers, ipsets, companion iptables rules, kube-ipvs0 addresses, sysctls. */

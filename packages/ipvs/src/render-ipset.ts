@@ -1,4 +1,5 @@
 import type { Ipset, IpvsRuleset } from './ir.js'
+import { TextBlocks } from './text-blocks.js'
 
 /** kube-proxy's create parameters (pkg/proxy/ipvs/ipset/ipset.go createSet and setIPSetDefaults). */
 export function createLine(set: Ipset): string {
@@ -11,10 +12,12 @@ export function createLine(set: Ipset): string {
  * flushed and filled, so the file states the exact content whatever was loaded before.
  */
 export function renderIpset(ir: IpvsRuleset): string {
-  const lines: string[] = ir.ipsets.map(createLine)
+  const out = new TextBlocks()
+  for (const set of ir.ipsets) out.push(createLine(set))
   for (const set of ir.ipsets) {
-    lines.push(`flush ${set.name}`)
-    for (const e of set.entries) lines.push(`add ${set.name} ${e}`)
+    out.push(`flush ${set.name}`)
+    const add = `add ${set.name} `
+    for (const e of set.entries) out.push(add + e)
   }
-  return lines.map((l) => `${l}\n`).join('')
+  return out.text()
 }

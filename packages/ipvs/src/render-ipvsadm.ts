@@ -1,5 +1,6 @@
 import type { Protocol } from '@kproxc/core'
 import type { IpvsRuleset, IpvsTimeouts, RealServer, VirtualServer } from './ir.js'
+import { TextBlocks } from './text-blocks.js'
 
 /** ipvsadm's protocol switch. */
 export const PROTOCOL_FLAG: Readonly<Record<Protocol, string>> = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' }
@@ -32,13 +33,16 @@ export function timeoutsLine(t: IpvsTimeouts): string {
  * its real servers. No comments: ipvsadm -R would pass a `#` token on as an argument and stop.
  */
 export function renderIpvsadm(ir: IpvsRuleset): string {
-  const lines: string[] = []
-  if (ir.timeouts) lines.push(timeoutsLine(ir.timeouts))
-  for (const vs of ir.virtualServers) {
-    lines.push(serviceLine(vs))
-    // realServerLine, with the service's half spelled once per service.
-    const head = `-a ${PROTOCOL_FLAG[vs.protocol]} ${ipvsAddress(vs.address, vs.port)} -r `
-    for (const rs of vs.realServers) lines.push(`${head}${ipvsAddress(rs.address, rs.port)} -m -w ${rs.weight}`)
-  }
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+  const out = new TextBlocks()
+  if (ir.timeouts) out.push(timeoutsLine(ir.timeouts))
+  for (const vs of ir.virtualServers) writeVirtualServer(out, vs)
+  return out.text()
+}
+
+/** The lines of one virtual server: the service, then its real servers. */
+export function writeVirtualServer(out: TextBlocks, vs: VirtualServer): void {
+  out.push(serviceLine(vs))
+  // realServerLine, with the service's half spelled once per service.
+  const head = `-a ${PROTOCOL_FLAG[vs.protocol]} ${ipvsAddress(vs.address, vs.port)} -r `
+  for (const rs of vs.realServers) out.push(`${head}${ipvsAddress(rs.address, rs.port)} -m -w ${rs.weight}`)
 }

@@ -1,4 +1,3 @@
-import { changedFragments } from '@kproxc/core'
 /**
  * The partial sync of kube-proxy's nftables mode (pkg/proxy/nftables/proxier.go, reference §10):
  * one transaction that turns the table of one compiled ruleset into that of another. Only the
@@ -14,14 +13,14 @@ import { changedFragments } from '@kproxc/core'
  * second, delayed transaction. When the fixed part of the table differs (configuration changes),
  * the delta is the full transaction, which recreates the table.
  */
-import { type PortFragment, type RulesetParts, type Step, assembleRuleset, elementKey } from './compile.js'
+import { type PortFragment, type RulesetParts, type Step, assembleRuleset, changedPorts, elementKey } from './compile.js'
 import type { Op, Ruleset, Verdict } from './ir.js'
 import { writeOp } from './write-json.js'
 
 /** The transaction from `old` to `next`; `ops` is empty when the two load to the same table. */
 export function deltaTransaction(old: RulesetParts, next: RulesetParts): Ruleset {
   if (old.family !== next.family || old.table !== next.table || !sameOps(old.head, next.head)) return assembleRuleset(next)
-  const changed = changedFragments(old.ports, next.ports)
+  const changed = changedPorts(old, next)
   const ops: Op[] = []
   const done: Ruleset = { family: next.family, table: next.table, ops }
   if (changed.length === 0) return done

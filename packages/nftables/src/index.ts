@@ -2,7 +2,7 @@ import { type Backend, type EmitRequest, KproxcError, type OutputFile, type Prox
 import { emitRuleset } from './emit.js'
 
 export { compile, serviceCIDRsOf, type CompileOptions } from './compile.js'
-export { assembleRuleset, compileParts, createFragmentCache, type FragmentCache, type PortFragment, type RulesetParts, type Step } from './compile.js'
+export { assembleRuleset, compileParts, createFragmentCache, type FragmentCache, type PortEntry, type PortFragment, type RulesetParts, type Step } from './compile.js'
 export { deltaTransaction } from './delta.js'
 export { emitRuleset } from './emit.js'
 export { checkRuleset } from './check.js'

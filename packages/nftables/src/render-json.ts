@@ -3,7 +3,7 @@
  * text form is one command per line so golden diffs stay readable.
  */
 import type { Expr, ExprKind, Op, OpKind, Ruleset, Stmt, StmtKind, Verdict } from './ir.js'
-import { writeOp } from './write-json.js'
+import { jsonWriter } from './write-json.js'
 import { type NftCommand, type NftDocument, type NftElementItem, type NftElementKey, type NftExpression, type NftFamily, type NftSetFlag, type NftStatement, type NftVerdict, nft } from './schema.js'
 
 /** The ruleset as a typed libnftables JSON document. */
@@ -20,9 +20,9 @@ export function toNftDocument(rs: Ruleset): NftDocument {
  * directly: building and stringifying ~10^5 small objects costs several times more.
  */
 export function renderJSON(rs: Ruleset): string {
-  const ctx: Ctx = { family: rs.family, table: rs.table }
+  const write = jsonWriter({ family: rs.family, table: rs.table })
   const lines = new Array<string>(rs.ops.length)
-  for (let i = 0; i < rs.ops.length; i++) lines[i] = writeOp(rs.ops[i] as Op, ctx)
+  for (let i = 0; i < rs.ops.length; i++) lines[i] = write(rs.ops[i] as Op)
   return `{"nftables":[\n${lines.join(',\n')}\n]}\n`
 }
 

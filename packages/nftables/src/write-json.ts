@@ -6,30 +6,36 @@
 import type { Expr, ExprKind, Op, OpKind, Stmt, StmtKind, Verdict } from './ir.js'
 import type { Ctx } from './render-json.js'
 
-const SAFE = /^[\w.:/@*-]*$/
+/** What JSON.stringify escapes: quote, backslash, control characters, lone surrogates. */
+const UNSAFE = /["\\\u0000-\u001f\ud800-\udfff]/
 
-/** A JSON string; names, addresses and protocol names need no escaping, comments might. */
+/** A JSON string; names, addresses and protocol names never need escaping, comments might. */
 function str(s: string): string {
-  return SAFE.test(s) ? `"${s}"` : JSON.stringify(s)
+  return UNSAFE.test(s) ? JSON.stringify(s) : `"${s}"`
 }
 
 function part(p: string | number): string {
   return typeof p === 'number' ? String(p) : str(p)
 }
 
-/** `"family":"ip","table":"kube-proxy"`, computed once per context. */
-const wheres = new WeakMap<Ctx, string>()
-function where(c: Ctx): string {
-  let w = wheres.get(c)
-  if (w === undefined) {
-    w = `"family":${str(c.family)},"table":${str(c.table)}`
-    wheres.set(c, w)
-  }
-  return w
+/** What every operation of one table repeats, spelled once. */
+interface Where {
+  family: string
+  table: string
+  /** `"family":"ip","table":"kube-proxy"` */
+  where: string
+  /** `{"add":{"element":{…,"name":"SET","elem":[` by set: most operations add elements to a few sets. */
+  addElement: Map<string, string>
 }
 
-function ref(c: Ctx, name: string): string {
-  return `{${where(c)},"name":${str(name)}}`
+function whereOf(c: Ctx): Where {
+  const family = str(c.family)
+  const table = str(c.table)
+  return { family, table, where: `"family":${family},"table":${table}`, addElement: new Map() }
+}
+
+function ref(w: Where, name: string): string {
+  return `{${w.where},"name":${str(name)}}`
 }
 
 function key(parts: readonly (string | number)[]): string {
@@ -40,11 +46,11 @@ function verdict(v: Verdict): string {
   return v.kind === 'jump' || v.kind === 'goto' ? `{"${v.kind}":{"target":${str(v.target)}}}` : `{"${v.kind}":null}`
 }
 
-const OPS: { [k in OpKind]: (op: Extract<Op, { kind: k }>, c: Ctx) => string } = {
-  addTable: (op, c) => `{"add":{"table":{"family":${str(c.family)},"name":${str(c.table)},"comment":${str(op.comment)}}}}`,
-  deleteTable: (_op, c) => `{"delete":{"table":{"family":${str(c.family)},"name":${str(c.table)}}}}`,
+const OPS: { [k in OpKind]: (op: Extract<Op, { kind: k }>, c: Where) => string } = {
+  addTable: (op, c) => `{"add":{"table":{"family":${c.family},"name":${c.table},"comment":${str(op.comment)}}}}`,
+  deleteTable: (_op, c) => `{"delete":{"table":{"family":${c.family},"name":${c.table}}}}`,
   addChain: (op, c) => {
-    let body = `${where(c)},"name":${str(op.name)}`
+    let body = `${c.where},"name":${str(op.name)}`
     if (op.comment !== undefined) body += `,"comment":${str(op.comment)}`
     if (op.base) body += `,"type":"${op.base.type}","hook":"${op.base.hook}","prio":${op.base.priority}`
     return `{"add":{"chain":{${body}}}}`
@@ -53,7 +59,7 @@ const OPS: { [k in OpKind]: (op: Extract<Op, { kind: k }>, c: Ctx) => string } =
   deleteChain: (op, c) => `{"delete":{"chain":${ref(c, op.name)}}}`,
   addSet: (op, c) => {
     const type = op.keyType.length === 1 ? str(op.keyType[0] as string) : `[${op.keyType.map(str).join(',')}]`
-    let body = `${where(c)},"name":${str(op.name)},"type":${type}`
+    let body = `${c.where},"name":${str(op.name)},"type":${type}`
     const flags = op.flags?.filter((f) => f !== 'dynamic')
     if (flags?.length) body += `,"flags":[${flags.map(str).join(',')}]`
     if (op.timeoutSeconds !== undefined) body += `,"timeout":${op.timeoutSeconds}`
@@ -64,21 +70,28 @@ const OPS: { [k in OpKind]: (op: Extract<Op, { kind: k }>, c: Ctx) => string } =
   flushSet: (op, c) => `{"flush":{"${op.container}":${ref(c, op.name)}}}`,
   deleteSet: (op, c) => `{"delete":{"${op.container}":${ref(c, op.name)}}}`,
   addElement: (op, c) => {
+    let head = c.addElement.get(op.name)
+    if (head === undefined) c.addElement.set(op.name, (head = `{"add":{"element":{${c.where},"name":${str(op.name)},"elem":[`))
     const val = key(op.key)
     const k = op.comment === undefined ? val : `{"elem":{"val":${val},"comment":${str(op.comment)}}}`
-    const item = op.value ? `[${k},${verdict(op.value)}]` : k
-    return `{"add":{"element":{${where(c)},"name":${str(op.name)},"elem":[${item}]}}}`
+    return op.value ? `${head}[${k},${verdict(op.value)}]]}}}` : `${head}${k}]}}}`
   },
-  deleteElement: (op, c) => `{"delete":{"element":{${where(c)},"name":${str(op.name)},"elem":[${key(op.key)}]}}}`,
+  deleteElement: (op, c) => `{"delete":{"element":{${c.where},"name":${str(op.name)},"elem":[${key(op.key)}]}}}`,
   addRule: (op, c) => {
     const comment = op.comment === undefined ? '' : `"comment":${str(op.comment)},`
-    return `{"add":{"rule":{${where(c)},"chain":${str(op.chain)},${comment}"expr":[${op.stmts.map(stmt).join(',')}]}}}`
+    return `{"add":{"rule":{${c.where},"chain":${str(op.chain)},${comment}"expr":[${op.stmts.map(stmt).join(',')}]}}}`
   },
 }
 
 /** One command as JSON text. */
 export function writeOp(op: Op, c: Ctx): string {
-  return (OPS[op.kind] as (x: Op, c: Ctx) => string)(op, c)
+  return (OPS[op.kind] as (x: Op, w: Where) => string)(op, whereOf(c))
+}
+
+/** writeOp for many operations of one table. */
+export function jsonWriter(c: Ctx): (op: Op) => string {
+  const w = whereOf(c)
+  return (op) => (OPS[op.kind] as (x: Op, w: Where) => string)(op, w)
 }
 
 const EXPRS: { [k in ExprKind]: (e: Extract<Expr, { kind: k }>) => string } = {
