@@ -2,7 +2,8 @@
  * Scale benchmark (issue 8): library and CLI times per mode on synthetic clusters, deltas in a
  * 10k-service state, and the kernel's own load time of the full output. Run with
  * `pnpm bench:scale [SIZES]` (SIZES like 1000x10,10000x10; default the issue's table). Prints a
- * Markdown table; numbers are the minimum of --runs runs (default 3).
+ * Markdown table; numbers are the minimum of --runs runs (default 3). --full-only, --deltas-only and
+ * --no-kernel run a part.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -16,6 +17,10 @@ import { syntheticCluster, toKubectlJSON } from '../test/synthetic.js'
 
 const args = process.argv.slice(2)
 const runs = Number(args.find((a) => a.startsWith('--runs='))?.slice(7) ?? 3)
+// --full-only / --deltas-only run one half; --no-kernel skips the (slow) kernel loads.
+const fullCompiles = !args.includes('--deltas-only')
+const deltas = !args.includes('--full-only')
+const kernelLoads = !args.includes('--no-kernel')
 const sizes = (args.find((a) => /^\d+x\d+/.test(a)) ?? '1000x10,10000x10,50000x10,1000x250').split(',').map((s) => s.split('x').map(Number) as [number, number])
 // Run from the repository root (pnpm bench:scale does).
 const cli = join(process.cwd(), 'packages/cli/bin/kproxc.js')
@@ -83,7 +88,7 @@ const f = (n: number) => (Number.isNaN(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n.
 const rows: string[] = []
 rows.push('| services × endpoints | mode | load+validate (ms) | model (ms) | compile+render (ms) | CLI from JSON (ms / peak MB) | CLI from YAML (ms / peak MB) | kernel load (ms) | compile / kernel |')
 rows.push('|---|---|---|---|---|---|---|---|---|')
-for (const [services, eps] of sizes) {
+for (const [services, eps] of fullCompiles ? sizes : []) {
   const objects = syntheticCluster({ services, endpointsPerService: eps, affinityEvery: 20 })
   const json = toKubectlJSON(objects)
   const jsonFile = join(dir, `${services}x${eps}.json`)
@@ -100,7 +105,7 @@ for (const [services, eps] of sizes) {
     const fromYAML = services * eps <= 100_000 ? cliRun(['compile', '--mode', mode, yamlFile]) : { ms: NaN, mb: NaN }
     let kernel = NaN
     // Loading 50k services takes the kernel many minutes; the ratio is taken up to 250k endpoints.
-    if (services * eps > 250_000) {
+    if (services * eps > 250_000 || !kernelLoads) {
       // skipped
     } else if (mode === 'iptables') kernel = kernelLoad(['iptables-legacy-restore'], compile.value.replace(/ -m nfacct --nfacct-name \S+/g, '').replace(/^#.*\n/gm, ''))
     else if (mode === 'nftables') kernel = kernelLoad(['nft', '-j', '-f', '/dev/stdin'], compile.value)
@@ -110,7 +115,7 @@ for (const [services, eps] of sizes) {
 
 // Deltas in a 10k × 10 state: store update (core) and backend delta (compile with cache + diff).
 const base = syntheticCluster({ services: 10_000, endpointsPerService: 10, affinityEvery: 20 })
-const deltaRows: string[] = ['| delta in 10k × 10 | mode | store.apply (ms) | compile + delta (ms) | output bytes |', '|---|---|---|---|---|']
+const deltaRows: string[] = ['| delta in 10k × 10 | mode | store.apply (ms) | compile + delta (ms) | total (ms) | output bytes |', '|---|---|---|---|---|---|']
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const scenarios: [string, (o: typeof base) => Parameters<ModelStore['apply']>[0]][] = [
   ['one endpoint changed', (o) => endpointMove(o, 1234, '10.250.0.1')],
@@ -157,7 +162,7 @@ const endpointMove = (o: typeof base, i: number, ip: string): Parameters<ModelSt
   return [{ op: 'upsert', kind: 'EndpointSlice', object: { ...s, endpoints: (s.endpoints ?? []).map((e, k) => (k === 0 ? { ...e, addresses: [ip] } : e)) } }]
 }
 
-for (const mode of ['iptables', 'nftables', 'ipvs'] as const) {
+for (const mode of deltas ? (['iptables', 'nftables', 'ipvs'] as const) : []) {
   // A watch loop's steady state: 30 successive one-endpoint changes in one store; medians.
   {
     const store = new ModelStore({ mode, families: ['IPv4'] }, base)
@@ -165,6 +170,7 @@ for (const mode of ['iptables', 'nftables', 'ipvs'] as const) {
     sync(store.model)
     const storeTimes: number[] = []
     const times: number[] = []
+    const totals: number[] = []
     let bytes = 0
     for (let i = 0; i < 31; i++) {
       const t0 = performance.now()
@@ -175,12 +181,14 @@ for (const mode of ['iptables', 'nftables', 'ipvs'] as const) {
       if (i === 0) continue
       storeTimes.push(t1 - t0)
       times.push(t2 - t1)
+      totals.push(t2 - t0)
     }
-    deltaRows.push(`| one endpoint changed (median of 30 in a row) | ${mode} | ${f(median(storeTimes))} | ${f(median(times))} (min ${f(Math.min(...times))}) | ${bytes} |`)
+    deltaRows.push(`| one endpoint changed (median of 30 in a row) | ${mode} | ${f(median(storeTimes))} | ${f(median(times))} (min ${f(Math.min(...times))}) | ${f(median(totals))} | ${bytes} |`)
   }
   for (const [name, make] of scenarios) {
     let storeMs = Infinity
     let ms = Infinity
+    let total = Infinity
     let bytes = 0
     for (let r = 0; r < runs; r++) {
       const store = new ModelStore({ mode, families: ['IPv4'] }, base)
@@ -194,8 +202,9 @@ for (const mode of ['iptables', 'nftables', 'ipvs'] as const) {
       const t1 = performance.now()
       bytes = sync(after)
       ms = Math.min(ms, performance.now() - t1)
+      total = Math.min(total, performance.now() - t0)
     }
-    deltaRows.push(`| ${name} | ${mode} | ${f(storeMs)} | ${f(ms)} | ${bytes} |`)
+    deltaRows.push(`| ${name} | ${mode} | ${f(storeMs)} | ${f(ms)} | ${f(total)} | ${bytes} |`)
   }
 }
 

@@ -10,7 +10,7 @@ export { selectEndpoints, topologyMode, byteCompare, type Selection, type Select
 export { ModelStore, buildModel, type StoreChange, type ChangedPort, type StoreState } from './store.js'
 export { deepEqual } from './equal.js'
 export { sha256Base32, sha256Base32_16 } from './hash.js'
-export { changedFragments, type FragmentChange, type KeyedFragment } from './fragments.js'
+export { alignPortEntries, changedFragments, type FragmentChange, type KeyedFragment, type PortEntryCache } from './fragments.js'
 export { stableJSON } from './json.js'
 export { serviceRules, serviceSchema, PROTOCOLS, SERVICE_TYPES, type ServiceObject } from './schema/service.js'
 export { endpointSliceRules, endpointSliceSchema, type EndpointSliceObject } from './schema/endpoint-slice.js'

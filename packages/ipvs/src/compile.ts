@@ -1,4 +1,4 @@
-import { type Family, type FamilyModel, type FragmentChange, KproxcError, type ProxyModel, type ServicePortModel, changedFragments } from '@kproxc/core'
+import { type Family, type FamilyModel, type FragmentChange, KproxcError, type ProxyModel, type ServicePortModel, alignPortEntries, changedFragments } from '@kproxc/core'
 import { compileIptables, type OutFilterEntry } from './compile-iptables.js'
 import { FamilyCompiler, type IpvsFragment } from './compile-port.js'
 import type { IptablesDocument, IpvsRuleset, IpvsTimeouts, Sysctl, VirtualServer } from './ir.js'
@@ -129,7 +129,7 @@ export function compileIpvsParts(model: ProxyModel, options: IpvsCompileOptions,
     // The same string object from here on, so cache hits compare pointers.
     inputs = last.parts.inputs
   }
-  const { ports, replaced } = portEntries(fam.servicePorts, prev, cache, inputs, (sp) => ({ key: sp.key, fragment: compiler.servicePort(sp) }))
+  const { ports, replaced } = alignPortEntries(fam.servicePorts, prev && { servicePorts: prev.servicePorts, entries: prev.parts.ports }, cache, inputs, (sp) => ({ key: sp.key, fragment: compiler.servicePort(sp) }))
   const parts: IpvsParts = { family: fam.family, inputs, ports, iptablesFor: setup.iptablesFor, finish: setup.finish }
   if (prev && replaced) {
     const before = prev.parts.ports
@@ -137,55 +137,6 @@ export function compileIpvsParts(model: ProxyModel, options: IpvsCompileOptions,
   }
   if (cache) lastCompiles.set(cache, { servicePorts: fam.servicePorts, parts })
   return parts
-}
-
-/**
- * The entry of every service port: the last compile's entry at the aligned position when the
- * port object is the same, else a cached or fresh one. Alignment follows removals (a few ports
- * ahead, or anywhere through a position index built on demand), insertions (no advance) and
- * in-place replacements (same key). `replaced` lists the positions of in-place replacements when
- * every port kept its position, else it is null.
- */
-function portEntries(
-  list: readonly ServicePortModel[],
-  prev: LastCompile | undefined,
-  cache: FragmentCache | undefined,
-  inputs: string,
-  compilePort: (sp: ServicePortModel) => IpvsPortEntry,
-): { ports: IpvsPortEntry[]; replaced: number[] | null } {
-  const out = new Array<IpvsPortEntry>(list.length)
-  const before = prev?.servicePorts ?? []
-  const entries = prev?.parts.ports ?? []
-  let replaced: number[] | null = list.length === before.length ? [] : null
-  let j = 0
-  let positions: Map<ServicePortModel, number> | undefined
-  for (let i = 0; i < list.length; i++) {
-    const sp = list[i] as ServicePortModel
-    if (before[j] === sp) {
-      out[i] = entries[j++] as IpvsPortEntry
-      continue
-    }
-    const hit = cache?.fragments.get(sp)
-    if (hit && hit.inputs === inputs) {
-      out[i] = hit.entry
-      // Unchanged, further on in the last compile: the ports in between were removed.
-      let k = -1
-      for (let d = 1; d <= 4 && k < 0; d++) if (before[j + d] === sp) k = j + d
-      if (k < 0 && prev) k = (positions ??= new Map(before.map((p, n) => [p, n]))).get(sp) ?? -1
-      if (k >= 0) j = k + 1
-    } else {
-      const entry = compilePort(sp)
-      cache?.fragments.set(sp, { inputs, entry })
-      out[i] = entry
-      // Changed in place (same key), else new.
-      if (j < before.length && (before[j] as ServicePortModel).key === sp.key) {
-        replaced?.push(i)
-        j++
-      }
-    }
-    if (j !== i + 1) replaced = null
-  }
-  return { ports: out, replaced }
 }
 
 /** Merges the fragments in model order (the first claim of a virtual server wins) and finishes the ruleset. */

@@ -6,7 +6,7 @@
  * re-derives them. The fixed part is in compile-head.ts, the per-service-port part in
  * compile-port.ts; this file puts them together, with a cache for incremental compiles.
  */
-import { type Family, type FamilyModel, type FragmentChange, KproxcError, type ProxyModel, type ServicePortModel, changedFragments, parseCIDR, sortAddresses } from '@kproxc/core'
+import { type Family, type FamilyModel, type FragmentChange, KproxcError, type ProxyModel, type ServicePortModel, alignPortEntries, changedFragments, parseCIDR, sortAddresses } from '@kproxc/core'
 import { TABLE } from './names.js'
 import type { NftFamily, Op, Ruleset } from './ir.js'
 import { checkRuleset } from './check.js'
@@ -128,7 +128,7 @@ export function compileParts(model: ProxyModel, options: CompileOptions, cache?:
     // The same string object from here on, so cache hits compare pointers.
     inputs = last.inputs
   }
-  const { ports, replaced } = portEntries(fi.servicePorts, prev, cache, inputs, compilePort)
+  const { ports, replaced } = alignPortEntries(fi.servicePorts, prev && { servicePorts: prev.servicePorts, entries: prev.parts.ports }, cache, inputs, compilePort)
   const parts: RulesetParts = { family: fi.family, table: TABLE, head, ports }
   if (prev && replaced) {
     const before = prev.parts.ports
@@ -136,55 +136,6 @@ export function compileParts(model: ProxyModel, options: CompileOptions, cache?:
   }
   if (cache) lastCompiles.set(cache, { inputs, servicePorts: fi.servicePorts, parts, headKey })
   return parts
-}
-
-/**
- * The entry of every service port: the last compile's entry at the aligned position when the
- * port object is the same, else a cached or fresh one. Alignment follows removals (a few ports
- * ahead, or anywhere through a position index built on demand), insertions (no advance) and
- * in-place replacements (same key). `replaced` lists the positions of in-place replacements when
- * every port kept its position, else it is null.
- */
-function portEntries(
-  list: readonly ServicePortModel[],
-  prev: LastCompile | undefined,
-  cache: FragmentCache | undefined,
-  inputs: string,
-  compilePort: (sp: ServicePortModel) => PortEntry,
-): { ports: PortEntry[]; replaced: number[] | null } {
-  const out = new Array<PortEntry>(list.length)
-  const before = prev?.servicePorts ?? []
-  const entries = prev?.parts.ports ?? []
-  let replaced: number[] | null = list.length === before.length ? [] : null
-  let j = 0
-  let positions: Map<ServicePortModel, number> | undefined
-  for (let i = 0; i < list.length; i++) {
-    const sp = list[i] as ServicePortModel
-    if (before[j] === sp) {
-      out[i] = entries[j++] as PortEntry
-      continue
-    }
-    const hit = cache?.fragments.get(sp)
-    if (hit && hit.inputs === inputs) {
-      out[i] = hit.entry
-      // Unchanged, further on in the last compile: the ports in between were removed.
-      let k = -1
-      for (let d = 1; d <= 4 && k < 0; d++) if (before[j + d] === sp) k = j + d
-      if (k < 0 && prev) k = (positions ??= new Map(before.map((p, n) => [p, n]))).get(sp) ?? -1
-      if (k >= 0) j = k + 1
-    } else {
-      const entry = compilePort(sp)
-      cache?.fragments.set(sp, { inputs, entry })
-      out[i] = entry
-      // Changed in place (same key), else new.
-      if (j < before.length && (before[j] as ServicePortModel).key === sp.key) {
-        replaced?.push(i)
-        j++
-      }
-    }
-    if (j !== i + 1) replaced = null
-  }
-  return { ports: out, replaced }
 }
 
 /** Replays the parts into one checked transaction. */
