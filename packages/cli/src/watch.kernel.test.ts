@@ -58,11 +58,13 @@ function stream(): string[] {
   return [first, second]
 }
 
-/** Runs `kproxc watch --apply` with this runner over the stream; chunks a second apart (separate syncs). */
-async function watch(mode: ProxyMode, runner: Runner, extra: string[] = []): Promise<{ stdout: string; stderr: string }> {
+/**
+ * Runs `kproxc watch --apply` with this runner over the stream; chunks a second apart (separate
+ * syncs), `between` run after each pause.
+ */
+async function watch(mode: ProxyMode, runner: Runner, extra: string[] = [], chunks = stream(), between: () => Promise<void> = async () => {}): Promise<{ stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
-  const chunks = stream()
   const io: IO = {
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
@@ -71,6 +73,7 @@ async function watch(mode: ProxyMode, runner: Runner, extra: string[] = []): Pro
       for (const c of chunks) {
         yield c
         await new Promise((r) => setTimeout(r, 1000))
+        await between()
       }
     },
     stdinIsTTY: false,
@@ -134,6 +137,29 @@ describe.skipIf(!support.ok)('kproxc watch --apply in a network namespace', () =
     const fresh = await node()
     await APPLIERS.iptables(scenarioModel('B', 'iptables'), { runner: fresh.runner, options: { nfacct: false } })
     expect(normalizeSave(await lab.execOk('node', ['iptables-save']))).toBe(normalizeSave(await fresh.lab.execOk('node', ['iptables-save'])))
+  })
+
+  it('iptables: the periodic full sync repairs a chain flushed behind its back; without it the damage stays', async () => {
+    const fresh = await node()
+    await APPLIERS.iptables(scenarioModel('A', 'iptables'), { runner: fresh.runner, options: { nfacct: false } })
+    const expected = normalizeSave(await fresh.lab.execOk('node', ['iptables-save']))
+    const onlyA = [stream()[0] as string]
+    for (const period of ['300ms', '0']) {
+      const { lab, runner } = await node()
+      const tamper = async () => {
+        await lab.execOk('node', ['iptables', '-t', 'nat', '-F', 'KUBE-SERVICES'])
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+      const w = await watch('iptables', runner, ['--no-nfacct', '--full-sync-period', period], onlyA, tamper)
+      const state = normalizeSave(await lab.execOk('node', ['iptables-save']))
+      if (period === '0') {
+        expect(w.stderr).not.toContain('periodic full sync')
+        expect(state).not.toBe(expected)
+      } else {
+        expect(w.stderr).toContain('kproxc watch: periodic full sync')
+        expect(state).toBe(expected)
+      }
+    }
   })
 
   it('nftables: a full apply, then one delta transaction; the table ends as a fresh apply of B', async () => {

@@ -17,6 +17,7 @@ interface WatchFlags extends ModelFlags {
   format?: string
   apply?: boolean
   minSyncPeriod: string
+  fullSyncPeriod: string
   [key: string]: unknown
 }
 
@@ -35,6 +36,7 @@ export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     .option('--format <format>', 'output format (nftables: json or text)')
     .option('--apply', 'program the kernel of this network namespace besides printing: a full apply (as kproxc apply) first and after a failure, then only each sync\'s delta')
     .option('--min-sync-period <duration>', 'at most one sync per period; events in between are batched (kube-proxy minSyncPeriod)', '1s')
+    .option('--full-sync-period <duration>', 'with --apply: re-apply the whole ruleset this often, repairing rules changed behind kproxc\'s back and retrying a failed apply (kube-proxy forces a full sync hourly); 0 turns it off', '1h')
   addModelOptions(cmd)
   addBackendOptions(cmd)
   cmd.action(async (flags: WatchFlags) => {
@@ -44,14 +46,20 @@ export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     if (!backend.formats.includes(format)) throw new KproxcError('USAGE', `--format ${format} is not available for --mode ${mode} (choose ${backend.formats.join(', ')})`)
     const period = durationSeconds(flags.minSyncPeriod)
     if (period === undefined) throw new KproxcError('USAGE', `--min-sync-period ${JSON.stringify(flags.minSyncPeriod)} is not a duration such as 1s`)
+    const fullPeriod = durationSeconds(flags.fullSyncPeriod)
+    if (fullPeriod === undefined) throw new KproxcError('USAGE', `--full-sync-period ${JSON.stringify(flags.fullSyncPeriod)} is not a duration such as 1h`)
     const config = flags.config ? loadObjects([{ name: flags.config, text: await readFile(flags.config, 'utf8') }]).config : undefined
     const backendOptions = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
     const watcher = new Watcher(io, mode, backend, format, flags, config, backendOptions, period * 1000, runnerFor(io))
+    if (flags.apply && fullPeriod > 0) watcher.resyncEvery(fullPeriod * 1000)
     const splitter = new JSONObjectSplitter()
     const chunks = io.stdinChunks ? io.stdinChunks() : (async function* () { yield await io.stdin() })()
-    for await (const chunk of chunks) for (const text of splitter.push(chunk)) watcher.event(text)
-    if (splitter.rest()) watcher.event(splitter.rest())
-    await watcher.close()
+    try {
+      for await (const chunk of chunks) for (const text of splitter.push(chunk)) watcher.event(text)
+      if (splitter.rest()) watcher.event(splitter.rest())
+    } finally {
+      await watcher.close()
+    }
   })
   return cmd
 }
@@ -68,6 +76,7 @@ class Watcher {
   private syncs = 0
   /** The kernel state is unknown (nothing applied yet, or an apply failed): the next apply is a full one. */
   private needFullApply = true
+  private resync: ReturnType<typeof setInterval> | undefined
 
   constructor(
     private readonly io: IO,
@@ -138,8 +147,34 @@ class Watcher {
     }, wait)
   }
 
+  /**
+   * A full apply of the current state every `ms` (kube-proxy's forced full sync): it repairs rules
+   * that someone else changed and retries an apply that failed while no event came in.
+   */
+  resyncEvery(ms: number): void {
+    this.resync = setInterval(() => {
+      this.running = this.running.then(() => this.fullResync())
+    }, ms)
+    // Reading stdin keeps the process alive; the timer alone must not.
+    this.resync.unref()
+  }
+
+  private async fullResync(): Promise<void> {
+    // Nothing applied yet (no model), or a sync is queued that will apply anyway.
+    if (!this.store || this.timer) return
+    this.needFullApply = true
+    try {
+      this.io.stderr('kproxc watch: periodic full sync\n')
+      await this.applySync(this.store.model, [])
+    } catch (e) {
+      if (!(e instanceof KproxcError)) throw e
+      this.io.stderr(`kproxc watch: periodic full sync failed: ${e.message}\n`)
+    }
+  }
+
   /** At end of input: the last batch, then done. */
   async close(): Promise<void> {
+    if (this.resync) clearInterval(this.resync)
     if (this.timer) {
       clearTimeout(this.timer)
       this.timer = undefined
