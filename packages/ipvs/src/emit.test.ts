@@ -1,30 +1,20 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
-import { buildModel, modelFromTexts } from '@kproxc/core'
+import { buildModel } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
 import { arbCluster } from '../../../test/arbitraries.js'
+import { fixtureModels } from '../../../test/fixture-models.js'
 import { syntheticCluster } from '../../../test/synthetic.js'
 import { type IpvsCompileOptions, compileIpvs } from './compile.js'
 import { emitIpvsFiles } from './emit.js'
 import { renderIpvsFiles } from './index.js'
 
-const fixtures = fileURLToPath(new URL('../../../fixtures/', import.meta.url))
 const variants: Omit<IpvsCompileOptions, 'family'>[] = [{}, { scheduler: 'mh', randomFully: false, builtinJumps: false }]
 
 describe('emitIpvsFiles', () => {
   it('writes every fixture exactly as renderIpvsFiles(compileIpvs())', () => {
     let n = 0
     let timeouts = 0
-    for (const name of readdirSync(fixtures).sort()) {
-      const input = `${fixtures}${name}/input.yaml`
-      if (!existsSync(input)) continue
-      let model
-      try {
-        model = modelFromTexts([{ name: input, text: readFileSync(input, 'utf8') }], { mode: 'ipvs' })
-      } catch {
-        continue
-      }
+    for (const { name, model } of fixtureModels('ipvs')) {
       for (const fam of model.families) {
         for (const v of variants) {
           const ir = compileIpvs(model, { family: fam.family, ...v })

@@ -1,29 +1,19 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
-import { buildModel, modelFromTexts } from '@kproxc/core'
+import { buildModel } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
 import { arbCluster } from '../../../test/arbitraries.js'
+import { fixtureModels } from '../../../test/fixture-models.js'
 import { syntheticCluster } from '../../../test/synthetic.js'
 import { compile } from './compile.js'
 import { emitRuleset } from './emit.js'
 import { renderJSON } from './render-json.js'
 import { renderText } from './render-text.js'
 
-const fixtures = fileURLToPath(new URL('../../../fixtures/', import.meta.url))
 
 describe('emitRuleset', () => {
   it('spells every fixture exactly as renderJSON / renderText of compile()', () => {
     let n = 0
-    for (const name of readdirSync(fixtures).sort()) {
-      const input = `${fixtures}${name}/input.yaml`
-      if (!existsSync(input)) continue
-      let model
-      try {
-        model = modelFromTexts([{ name: input, text: readFileSync(input, 'utf8') }], { mode: 'nftables' })
-      } catch {
-        continue
-      }
+    for (const { name, model } of fixtureModels('nftables')) {
       for (const fam of model.families) {
         for (const serviceCIDRs of [[], ['10.96.0.0/16', 'fd00:96::/112']]) {
           const rs = compile(model, { family: fam.family, serviceCIDRs })
