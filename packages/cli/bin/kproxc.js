@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js'
+import { fileURLToPath } from 'node:url'
+import { loadBundle } from './load-bundle.js'
 
-main().then((code) => {
+const dist = (name) => fileURLToPath(new URL(`../dist/${name}`, import.meta.url))
+const { exports } = loadBundle(dist('main.cjs'), dist('main.cjs.cache'))
+
+exports.main().then((code) => {
   process.exitCode = code
 })
