@@ -3,13 +3,14 @@
  * that turn it into state B (test/apply-scenario.ts). The first sync is a full apply, the second a
  * partial one that sends only the delta to the kernel; afterwards the kernel holds exactly what a
  * fresh `kproxc apply` of B programs, and traffic follows B. A partial apply that fails is followed
- * at once by a full apply of the same state.
+ * at once by a full apply of the same state. On a dual-stack node both families are programmed and
+ * each gets its own delta.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type LoadedObjects, type ProxyMode, loadObjects } from '@kproxc/core'
+import { type LoadedObjects, type ProxyMode, buildModel, loadObjects } from '@kproxc/core'
 import { type Runner, spawnRunner } from '@kproxc/iptables/apply'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { CLIENT, POD1, POD2, normalizeSave, scenarioModel, scenarioYaml } from '../../../test/apply-scenario.js'
@@ -20,6 +21,7 @@ import { watchCommand } from './commands/watch.js'
 import type { IO } from './io.js'
 
 const support = kernelSupport(['iptables-restore', 'iptables-save', 'nft', 'ipset'])
+const support6 = kernelSupport(['iptables-restore', 'iptables-save', 'ip6tables-restore', 'ip6tables-save'])
 const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim() : 'ip'
 const dir = mkdtempSync(join(tmpdir(), 'kproxc-watch-'))
 const configFile = join(dir, 'config.json')
@@ -205,5 +207,70 @@ describe.skipIf(!support.ok)('kproxc watch --apply in a network namespace', () =
     const servers = (s: typeof after.ipvs) => s.services.map((v) => `${v.line} ${v.reals.map((r) => `${r.addr} ${r.weight}`).sort().join(',')}`).sort()
     expect(servers(after.ipvs)).toEqual(servers(expected.ipvs))
     expect([...after.ipvs.addrs].sort()).toEqual([...expected.ipvs.addrs].sort())
+  })
+})
+
+/**
+ * Dual stack (fixtures/dual-stack as state A; B drops web's endpoints on n2 in both families and
+ * deletes web6): watch --apply programs both families, the second sync is a partial one in each,
+ * and the kernel ends as a fresh `apply` of B leaves it.
+ */
+describe.skipIf(!support6.ok)('kproxc watch --apply on a dual-stack node', () => {
+  const inputA = readFileSync(new URL('../../../fixtures/dual-stack/input.yaml', import.meta.url), 'utf8')
+  const inputB = inputA
+    .replace(/  - addresses:\n      - "10\.244\.2\.5"\n[\s\S]*?nodeName: n2\n/, '')
+    .replace(/  - addresses:\n      - "fd00:244:2::5"\n[\s\S]*?nodeName: n2\n/, '')
+  const dsConfig = join(dir, 'dual-stack-config.yaml')
+  writeFileSync(dsConfig, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: "10.244.0.0/16,fd00:244::/48"\n')
+  const a = loadObjects([{ name: 'a.yaml', text: inputA }])
+  const b = loadObjects([{ name: 'b.yaml', text: inputB }])
+  const changed = b.endpointSlices.filter((s) => JSON.stringify(s) !== JSON.stringify(a.endpointSlices.find((x) => x.metadata.name === s.metadata.name)))
+  const chunks = [
+    [...a.nodes.map((n) => event('ADDED', 'Node', n)), ...a.services.map((s) => event('ADDED', 'Service', s)), ...a.endpointSlices.map((s) => event('ADDED', 'EndpointSlice', s))].join(''),
+    [
+      ...changed.map((s) => event('MODIFIED', 'EndpointSlice', s)),
+      event('DELETED', 'EndpointSlice', a.endpointSlices.find((s) => s.metadata.name === 'web6-v4')),
+      event('DELETED', 'Service', a.services.find((s) => s.metadata.name === 'web6')),
+    ].join(''),
+  ]
+  const modelB = (mode: ProxyMode) => buildModel({ ...b, services: b.services.filter((s) => s.metadata.name !== 'web6'), endpointSlices: b.endpointSlices.filter((s) => s.metadata.name !== 'web6-v4') }, { mode, nodeName: 'n1' })
+  const dualLab = async () => {
+    const lab = await Lab.create({ ipv4: '192.168.0.2', ipv6: 'fd00:0:0:1::2' })
+    labs.push(lab)
+    return { lab, runner: spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')] }) }
+  }
+
+  it('iptables: both families fully applied, then each family\'s delta; iptables-save and ip6tables-save equal a fresh apply of B', async () => {
+    expect(changed.map((s) => s.metadata.name).sort()).toEqual(['web-v4', 'web-v6'])
+    const { lab, runner } = await dualLab()
+    const w = await watch('iptables', runner, ['--no-nfacct', '--config', dsConfig], chunks)
+    expect(w.stderr).toMatch(/sync 2 \(partial\)/)
+    expect(w.stderr).toMatch(/kproxc watch: IPv4: iptables \(partial\): \d+ chains/)
+    expect(w.stderr).toMatch(/kproxc watch: IPv6: ip6tables \(partial\): \d+ chains and \d+ rules rewritten, \d+ stale chains deleted/)
+    expect(w.stdout).not.toContain('fd00:')
+
+    const fresh = await dualLab()
+    const model = modelB('iptables')
+    expect(model.families.map((f) => f.family)).toEqual(['IPv4', 'IPv6'])
+    await APPLIERS.iptables(model, { runner: fresh.runner, options: { nfacct: false } })
+    for (const save of ['iptables-save', 'ip6tables-save']) {
+      const got = normalizeSave(await lab.execOk('node', [save]))
+      expect(got, save).toContain('KUBE-SERVICES')
+      expect(got, save).toBe(normalizeSave(await fresh.lab.execOk('node', [save])))
+    }
+  })
+
+  it.skipIf(!support.ok)('nftables: one delta transaction per family; tables ip and ip6 kube-proxy equal a fresh apply of B', async () => {
+    const { lab, runner } = await dualLab()
+    const w = await watch('nftables', runner, ['--config', dsConfig], chunks)
+    expect(w.stderr).toMatch(/kproxc watch: IPv4: nftables \(partial\)[\s\S]*kproxc watch: IPv6: nftables \(partial\)/)
+    const fresh = await dualLab()
+    await APPLIERS.nftables(modelB('nftables'), { runner: fresh.runner })
+    for (const family of ['ip', 'ip6']) {
+      const table = async (l: Lab) => (await l.execOk('node', ['nft', 'list', 'table', family, 'kube-proxy'])).split('\n').map((x) => x.trim()).filter(Boolean).sort().join('\n')
+      const got = await table(lab)
+      expect(got, family).toContain('service-')
+      expect(got, family).toBe(await table(fresh.lab))
+    }
   })
 })

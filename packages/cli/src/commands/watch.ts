@@ -1,22 +1,22 @@
 import { readFile } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import {
-  type Backend, type Family, KproxcError, type LoadedObjects, ModelStore, type ProxyMode, type ProxyModel, type StoreChange,
+  type Backend, type Family, KproxcError, type LoadedObjects, ModelStore, type OutputFile, type ProxyMode, type ProxyModel, type StoreChange,
   durationSeconds, formatIssue, loadObjects,
 } from '@kproxc/core'
 import { type Runner, spawnRunner } from '@kproxc/iptables/apply'
 import type { IO } from '../io.js'
-import { type ModelFlags, addBackendOptions, addModelOptions, familyFlag, modelOptions } from '../options.js'
+import { type ModelFlags, addBackendOptions, addModelOptions, modelOptions } from '../options.js'
 import { BACKENDS } from '../backends.js'
-import { joinFiles, syncSession } from '../sync.js'
+import { type SyncSession, joinFiles, syncSession } from '../sync.js'
+import { DEFAULT_MIN_SYNC_PERIOD, type WatchFamilies, minSyncPeriod, watchFamilies } from '../watch-plan.js'
 import { JSONObjectSplitter } from '../watch-stream.js'
 import { APPLIERS, DELTA_APPLIERS } from './apply.js'
-import { primaryFamily } from './diff.js'
 
 interface WatchFlags extends ModelFlags {
   format?: string
   apply?: boolean
-  minSyncPeriod: string
+  minSyncPeriod?: string
   fullSyncPeriod: string
   [key: string]: unknown
 }
@@ -26,16 +26,17 @@ const KINDS = new Set(['Service', 'EndpointSlice', 'Node'])
 /**
  * `kproxc watch`: reads `kubectl get services,endpointslices,nodes -A --watch --output-watch-events
  * -o json` on stdin, batches events like kube-proxy's minSyncPeriod, and prints the full ruleset
- * once, then each sync's delta. With --apply it programs the kernel as kube-proxy does: a full apply
- * first, then each delta alone (a partial sync), and a full apply again after any failure.
+ * once, then each sync's delta, of one family. With --apply it programs the kernel as kube-proxy does,
+ * every family of a dual-stack node unless --ip-family picks one: a full apply first, then each
+ * family's delta alone (a partial sync), and a full apply of all of them again after any failure.
  */
 export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spawnRunner({ env: x.env })): Command {
   const cmd = new Command('watch')
     .description('follow watch events on stdin (kubectl get services,endpointslices,nodes -A --watch --output-watch-events -o json) and print the full ruleset, then each sync\'s delta')
     .addOption(new Option('--mode <mode>', 'proxy mode').choices(Object.keys(BACKENDS)).makeOptionMandatory())
     .option('--format <format>', 'output format (nftables: json or text)')
-    .option('--apply', 'program the kernel of this network namespace besides printing: a full apply (as kproxc apply) first and after a failure, then only each sync\'s delta')
-    .option('--min-sync-period <duration>', 'at most one sync per period; events in between are batched (kube-proxy minSyncPeriod)', '1s')
+    .option('--apply', 'program the kernel of this network namespace besides printing: every IP family of the node unless --ip-family picks one (as kproxc apply); a full apply first and after a failure, then only each sync\'s delta. What is printed stays one family: --ip-family, else the node\'s primary one')
+    .option('--min-sync-period <duration>', `at most one sync per period; events in between are batched (kube-proxy minSyncPeriod; default: the --config file's minSyncPeriod of the --mode section, else ${DEFAULT_MIN_SYNC_PERIOD})`)
     .option('--full-sync-period <duration>', 'with --apply: re-apply the whole ruleset this often, repairing rules changed behind kproxc\'s back and retrying a failed apply (kube-proxy forces a full sync hourly); 0 turns it off', '1h')
   addModelOptions(cmd)
   addBackendOptions(cmd)
@@ -44,11 +45,10 @@ export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     const backend = BACKENDS[mode] as Backend
     const format = flags.format ?? backend.formats[0] ?? ''
     if (!backend.formats.includes(format)) throw new KproxcError('USAGE', `--format ${format} is not available for --mode ${mode} (choose ${backend.formats.join(', ')})`)
-    const period = durationSeconds(flags.minSyncPeriod)
-    if (period === undefined) throw new KproxcError('USAGE', `--min-sync-period ${JSON.stringify(flags.minSyncPeriod)} is not a duration such as 1s`)
     const fullPeriod = durationSeconds(flags.fullSyncPeriod)
     if (fullPeriod === undefined) throw new KproxcError('USAGE', `--full-sync-period ${JSON.stringify(flags.fullSyncPeriod)} is not a duration such as 1h`)
     const config = flags.config ? loadObjects([{ name: flags.config, text: await readFile(flags.config, 'utf8') }]).config : undefined
+    const period = minSyncPeriod(flags.minSyncPeriod, config, mode).seconds
     const backendOptions = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
     const watcher = new Watcher(io, mode, backend, format, flags, config, backendOptions, period * 1000, runnerFor(io))
     if (flags.apply && fullPeriod > 0) watcher.resyncEvery(fullPeriod * 1000)
@@ -66,8 +66,10 @@ export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
 
 class Watcher {
   private store: ModelStore | undefined
-  private family: Family | undefined
-  private session: ReturnType<typeof syncSession> | undefined
+  /** Decided at the first sync, from the node then in the input, and kept (kube-proxy picks its proxiers at startup). */
+  private plan: WatchFamilies | undefined
+  /** One per family the store computes; only the printed family's output goes to stdout. */
+  private sessions = new Map<Family, SyncSession>()
   private pending = new Map<string, StoreChange>()
   private events = 0
   private timer: ReturnType<typeof setTimeout> | undefined
@@ -165,7 +167,7 @@ class Watcher {
     this.needFullApply = true
     try {
       this.io.stderr('kproxc watch: periodic full sync\n')
-      await this.applySync(this.store.model, [])
+      await this.applySync(this.store.model, new Map())
     } catch (e) {
       if (!(e instanceof KproxcError)) throw e
       this.io.stderr(`kproxc watch: periodic full sync failed: ${e.message}\n`)
@@ -206,11 +208,11 @@ class Watcher {
         if (c.op !== 'upsert') continue
         if (c.kind === 'Service') initial.services.push(c.object)
         else if (c.kind === 'EndpointSlice') initial.endpointSlices.push(c.object)
-        else initial.nodes.push(c.object)
+        else if (c.kind === 'Node') initial.nodes.push(c.object)
       }
       try {
-        this.family = familyFlag(this.flags.ipFamily) ?? primaryFamily(initial, this.flags, this.mode)
-        this.store = new ModelStore(modelOptions(this.flags, this.mode, [this.family]), initial)
+        this.plan = watchFamilies(initial, this.flags, this.mode, Boolean(this.flags.apply))
+        this.store = new ModelStore(modelOptions(this.flags, this.mode, this.plan.families), initial)
       } catch (e) {
         if (!(e instanceof KproxcError)) throw e
         // Typically: no Node yet. Keep the objects for the next batch.
@@ -218,35 +220,45 @@ class Watcher {
         for (const c of changes) this.pending.set(JSON.stringify([c.op, c.kind, 'object' in c ? c.object.metadata : c]), c)
         return
       }
-      this.session = syncSession(this.mode, this.family, this.format, this.backendOptions)
+      for (const family of this.plan.families) this.sessions.set(family, syncSession(this.mode, family, this.format, this.backendOptions))
       model = this.store.model
       first = true
     } else {
       model = this.applyChanges(this.store, changes)
     }
-    const session = this.session as NonNullable<typeof this.session>
+    const print = (this.plan as WatchFamilies).print
     const started = performance.now()
-    const files = first ? session.full(model) : session.delta(model)
+    const deltas = new Map<Family, OutputFile[]>()
+    for (const [family, session] of this.sessions) {
+      // A full apply compiles on its own: the first sync only primes the other families' sessions.
+      if (first && family !== print) session.prime(model)
+      else deltas.set(family, first ? session.full(model) : session.delta(model))
+    }
+    const files = deltas.get(print) ?? []
     const ms = performance.now() - started
     this.syncs++
     const bytes = files.reduce((n, f) => n + f.content.length, 0)
     this.io.stderr(`kproxc watch: sync ${this.syncs} (${first ? 'full' : 'partial'}): ${changes.length} object change${changes.length === 1 ? '' : 's'}, ${bytes} bytes of output, compiled in ${ms.toFixed(1)} ms\n`)
     if (files.length > 0) this.io.stdout(joinFiles(files, this.backend.multiFile))
-    if (this.flags.apply) await this.applySync(model, files)
+    if (this.flags.apply) await this.applySync(model, first ? new Map() : deltas)
   }
 
   /**
    * kube-proxy's full and partial syncs: the delta alone when the kernel holds the previous state,
-   * else (first sync, or the last apply failed) the whole ruleset with stale chains removed. A failed
-   * delta is followed at once by a full apply of the same state.
+   * else (first sync, or the last apply failed) the whole ruleset with stale chains removed. Each
+   * family's delta goes to its own tools; a failed one (in any family) is followed at once by a full
+   * apply of every family in the same state, since the kernel then holds a state no delta starts from.
    */
-  private async applySync(model: ProxyModel, files: readonly { name: string; content: string }[]): Promise<void> {
-    const family = this.family as Family
+  private async applySync(model: ProxyModel, deltas: ReadonlyMap<Family, readonly OutputFile[]>): Promise<void> {
+    const families = (this.plan as WatchFamilies).families
     if (!this.needFullApply) {
-      if (files.length === 0) return
       try {
-        const report = await DELTA_APPLIERS[this.mode](files, family, this.format, this.runner)
-        for (const line of report.lines) this.io.stderr(`kproxc watch: ${line}\n`)
+        for (const family of families) {
+          const files = deltas.get(family) ?? []
+          if (files.length === 0) continue
+          const report = await DELTA_APPLIERS[this.mode](files, family, this.format, this.runner)
+          this.report(report.lines, family)
+        }
         return
       } catch (e) {
         if (!(e instanceof KproxcError)) throw e
@@ -254,9 +266,15 @@ class Watcher {
         this.needFullApply = true
       }
     }
-    const report = await APPLIERS[this.mode](model, { families: [family], options: this.backendOptions, runner: this.runner })
+    const report = await APPLIERS[this.mode](model, { families, options: this.backendOptions, runner: this.runner })
     this.needFullApply = false
-    for (const line of report.lines) this.io.stderr(`kproxc watch: ${line}\n`)
+    this.report(report.lines)
+  }
+
+  /** An applier's report on stderr; a partial one names its family when several are programmed. */
+  private report(lines: readonly string[], family?: Family): void {
+    const prefix = family && (this.plan as WatchFamilies).families.length > 1 ? `${family}: ` : ''
+    for (const line of lines) this.io.stderr(`kproxc watch: ${prefix}${line}\n`)
   }
 
   /** All changes at once; if the store refuses the batch, one by one, skipping those it refuses. */
