@@ -1,11 +1,15 @@
 /**
  * The pure half of applying nftables mode: the compiled rulesets of every family joined into one
- * `nft -j -f` transaction. Each ruleset already replaces its `kube-proxy` table whole (add, delete,
- * add: kube-proxy's first full sync), so one transaction swaps every family's table atomically and
- * never names another table. apply.ts runs it.
+ * `nft -j -f` transaction. A family without a `kube-proxy` table gets the compiled ruleset as is,
+ * which creates the table whole (add, delete, add: kube-proxy's first full sync); a family whose
+ * table is listed gets kube-proxy's full sync over the existing table instead (apply-full.ts),
+ * which keeps the affinity sets and so the ClientIP sessions. Either way one transaction changes
+ * every family atomically and never names another table. apply.ts reads the tables and runs it.
  */
-import type { Ruleset } from './ir.js'
+import { type FullSyncOptions, type FullSyncSummary, planFullSync } from './apply-full.js'
+import type { NftFamily, Ruleset } from './ir.js'
 import { renderJSON } from './render-json.js'
+import { type TableListing, parseTableListing } from './table-listing.js'
 
 /** One transaction for all families. */
 export interface NftPlan {
@@ -13,6 +17,7 @@ export interface NftPlan {
   payload: string
   /** `ip kube-proxy`, `ip6 kube-proxy`. */
   tables: readonly string[]
+  /** What the tables hold afterwards: chains, rules, sets and maps, and the elements added. */
   counts: { chains: number; rules: number; sets: number; elements: number }
 }
 
@@ -40,6 +45,50 @@ export function planTransaction(rulesets: readonly Ruleset[]): NftPlan {
     tables: rulesets.map((rs) => `${rs.family} ${rs.table}`),
     counts,
   }
+}
+
+/** How one family's table is brought to the compiled state. */
+export type FamilyPlan =
+  | { family: NftFamily; table: string; kind: 'replace' }
+  | { family: NftFamily; table: string; kind: 'in-place'; listed: TableListing; summary: FullSyncSummary }
+
+/** The transaction, and per family whether it replaces or updates the table. */
+export interface ApplyPlan extends NftPlan {
+  families: readonly FamilyPlan[]
+}
+
+/**
+ * One transaction for all families: `listings[i]` is `nft -j list table` output for `rulesets[i]`'s
+ * table, or null when the kernel has none.
+ */
+export function planApply(rulesets: readonly Ruleset[], listings: readonly unknown[], opts: FullSyncOptions = {}): ApplyPlan {
+  const families: FamilyPlan[] = []
+  const planned = rulesets.map((rs, i) => {
+    const doc = listings[i] ?? null
+    if (doc === null) {
+      families.push({ family: rs.family, table: rs.table, kind: 'replace' })
+      return rs
+    }
+    const listed = parseTableListing(doc, rs.family, rs.table)
+    const full = planFullSync(rs, listed, opts)
+    families.push({ family: rs.family, table: rs.table, kind: 'in-place', listed, summary: full.summary })
+    return full.ruleset
+  })
+  const plan = planTransaction(planned)
+  // Kept affinity sets are part of the table the transaction leaves, though it does not add them.
+  for (const f of families) if (f.kind === 'in-place') plan.counts.sets += f.summary.keptAffinitySets
+  return { ...plan, families }
+}
+
+/** The deletes of the stale chains a plan with `deferStaleChains` left flushed ('' when none). */
+export function staleChainDeletes(plan: ApplyPlan): string {
+  const rulesets: Ruleset[] = []
+  for (const f of plan.families) {
+    if (f.kind === 'in-place' && f.summary.staleChains.length > 0) {
+      rulesets.push({ family: f.family, table: f.table, ops: f.summary.staleChains.map((name) => ({ kind: 'deleteChain', name })) })
+    }
+  }
+  return rulesets.length === 0 ? '' : planTransaction(rulesets).payload
 }
 
 type Json = unknown

@@ -1,8 +1,10 @@
 /**
- * The effectful half of nftables mode: one `nft -j -f -` transaction that replaces the `kube-proxy`
- * table of every family at once (kube-proxy's one transaction per sync, reference nftables.md §10).
- * nft applies a file all or nothing, so a failure leaves the previous tables in place; tables of
- * other programs are never named. The only file of the package that spawns processes.
+ * The effectful half of nftables mode: reads each family's `kube-proxy` table (`nft -j list`),
+ * then one `nft -j -f -` transaction that creates the missing tables and brings the existing ones
+ * to the compiled state in place, keeping ClientIP-affinity entries (kube-proxy's one transaction
+ * per sync, reference nftables.md §10). nft applies a file all or nothing, so a failure leaves the
+ * previous tables in place; tables of other programs are never named. The only file of the package
+ * that spawns processes.
  */
 import { spawn } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,7 +13,7 @@ import { join } from 'node:path'
 import { type Family, KproxcError, type ProxyModel } from '@kproxc/core'
 import { compile } from './compile.js'
 import { parseServiceCIDROption } from './index.js'
-import { planTransaction, udpDnatTargets } from './apply-plan.js'
+import { type ApplyPlan, type FamilyPlan, planApply, staleChainDeletes, udpDnatTargets } from './apply-plan.js'
 import { TABLE } from './names.js'
 
 export * from './apply-plan.js'
@@ -105,17 +107,62 @@ export interface ApplyOptions {
 
 const NFT_FAMILY: Record<Family, string> = { IPv4: 'ip', IPv6: 'ip6' }
 
-/** The kube-proxy table of one family as `nft -j list` prints it; null when there is none. */
+/**
+ * The kube-proxy table of one family as `nft -j list` prints it; null when there is none. A read,
+ * so dry runs perform it too and print the transaction a real run would send.
+ */
 async function listTable(runner: Runner, family: Family): Promise<unknown> {
   const cmd: Command = { argv: ['nft', '-j', 'list', 'table', NFT_FAMILY[family], TABLE], mutates: false }
   const r = await runner(cmd)
-  if (r.code === 0) return JSON.parse(r.stdout)
-  if (/No such file or directory/.test(r.stderr)) return null
-  throw fail(cmd, r)
+  if (r.code !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return null
+    throw fail(cmd, r)
+  }
+  // An nft that lists nothing at all (a recording fake) has no table to keep.
+  if (r.stdout.trim() === '') return null
+  try {
+    return JSON.parse(r.stdout)
+  } catch (e) {
+    throw new KproxcError('APPLY_FAILED', `${cmd.argv.join(' ')} printed no JSON listing (${(e as Error).message})`)
+  }
+}
+
+/** kube-proxy's pause before deleting chains it flushed (proxier.go: stale for more than 1 s). */
+const STALE_CHAIN_DELAY_MS = 1000
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+
+/** The report lines of an applied plan. */
+function describePlan(plan: ApplyPlan, deferred: boolean): string[] {
+  const c = plan.counts
+  const counts = `(${c.chains} chains, ${c.rules} rules, ${c.sets} sets/maps, ${c.elements} elements)`
+  const label = (f: FamilyPlan) => `table ${f.family} ${f.table}`
+  if (plan.families.every((f) => f.kind === 'replace')) {
+    return [`nftables: replaced ${plan.families.map(label).join(' and ')} in one transaction ${counts}`]
+  }
+  const lines = [`nftables: ${plan.families.map((f) => (f.kind === 'replace' ? `replaced ${label(f)}` : `updated ${label(f)} in place`)).join(' and ')} in one transaction ${counts}`]
+  for (const f of plan.families) {
+    if (f.kind !== 'in-place') continue
+    const s = f.summary
+    const parts = [
+      `read first (${plural(f.listed.chains.size, 'chain')}, ${plural(f.listed.sets.size, 'set/map', 'sets/maps')})`,
+      `${plural(s.keptAffinitySets, 'affinity set')} kept with ${plural(s.keptAffinityElements, 'client entry', 'client entries')}`,
+    ]
+    if (s.recreatedSets.length > 0) parts.push(`${plural(s.recreatedSets.length, 'set')} re-created for a new spec`)
+    if (s.recreatedBaseChains.length > 0) parts.push(`${plural(s.recreatedBaseChains.length, 'base chain')} re-created`)
+    if (s.staleChains.length > 0) parts.push(`${plural(s.staleChains.length, 'stale chain')} ${deferred ? 'flushed' : 'deleted'}`)
+    if (s.staleSets.length > 0) parts.push(`${plural(s.staleSets.length, 'stale set/map', 'stale sets/maps')} deleted`)
+    lines.push(`nftables: ${label(f)} ${parts.join('; ')}`)
+  }
+  return lines
 }
 
 /**
- * Programs nftables mode: every family's kube-proxy table replaced in one transaction. With
+ * Programs nftables mode in one transaction for every family: a table the kernel lacks is created
+ * whole; an existing one gets kube-proxy's full sync in place (apply-full.ts), which keeps the
+ * ClientIP-affinity sets and their entries. A kernel before 6.2 refuses to delete a chain in the
+ * transaction that removed its last map reference (EBUSY); then the transaction is sent again with
+ * stale chains only flushed, and they are deleted in a second one a second later. With
  * `conntrack`, the UDP endpoints the old tables DNATed to and the new ones do not get their flows
  * deleted afterwards (`conntrack -D`, kube-proxy's stale-UDP cleanup).
  */
@@ -124,15 +171,31 @@ export async function applyNftables(model: ProxyModel, opts: ApplyOptions = {}):
   const fams = model.families.filter((f) => !opts.families || opts.families.includes(f.family))
   const serviceCIDRs = parseServiceCIDROption(opts.options?.serviceCidr)
   const rulesets = fams.map((f) => compile(model, { family: f.family, serviceCIDRs }))
-  const plan = planTransaction(rulesets)
-  const before = new Set<string>()
-  if (opts.conntrack) for (const f of fams) for (const e of udpDnatTargets(await listTable(runner, f.family))) before.add(e)
-  const cmd: Command = { argv: ['nft', '-j', '-f', '-'], stdin: plan.payload, mutates: true }
-  const r = await runner(cmd)
+  const listings: unknown[] = []
+  for (const f of fams) listings.push(await listTable(runner, f.family))
+  let plan = planApply(rulesets, listings)
+  const send = (payload: string): Command => ({ argv: ['nft', '-j', '-f', '-'], stdin: payload, mutates: true })
+  let cmd = send(plan.payload)
+  let r = await runner(cmd)
+  let deferred = false
+  if (r.code !== 0 && /Device or resource busy/.test(r.stderr) && plan.families.some((f) => f.kind === 'in-place' && f.summary.staleChains.length > 0)) {
+    plan = planApply(rulesets, listings, { deferStaleChains: true })
+    deferred = true
+    cmd = send(plan.payload)
+    r = await runner(cmd)
+  }
   if (r.code !== 0) throw fail(cmd, r)
-  const c = plan.counts
-  const lines = [`nftables: replaced ${plan.tables.map((t) => `table ${t}`).join(' and ')} in one transaction (${c.chains} chains, ${c.rules} rules, ${c.sets} sets/maps, ${c.elements} elements)`]
+  const lines = describePlan(plan, deferred)
+  if (deferred) {
+    await new Promise((done) => setTimeout(done, STALE_CHAIN_DELAY_MS))
+    const del = send(staleChainDeletes(plan))
+    const d = await runner(del)
+    // Left flushed, the chains are harmless; the next full apply finds them stale again.
+    lines.push(d.code === 0 ? 'nftables: stale chains deleted in a second transaction' : `nftables: stale chains left flushed, not deleted: ${d.stderr.trim().split('\n')[0]}`)
+  }
   if (opts.conntrack) {
+    const before = new Set<string>()
+    for (const doc of listings) for (const e of udpDnatTargets(doc)) before.add(e)
     const after = udpDnatTargets(JSON.parse(plan.payload))
     for (const e of [...before].filter((x) => !after.has(x)).sort()) {
       const m = /^\[(.+)\]:(\d+)$/.exec(e) ?? /^(.+):(\d+)$/.exec(e)
