@@ -16,6 +16,12 @@ export interface SyncSession {
   prime(model: ProxyModel): void
   full(model: ProxyModel): OutputFile[]
   delta(model: ProxyModel): OutputFile[]
+  /**
+   * Whether the last delta restates everything instead (nftables, when the fixed part or an
+   * affinity set's spec changed: the transaction re-creates the table). Applying that would wipe
+   * state kube-proxy keeps, so an applier runs a full (in-place) apply instead.
+   */
+  lastDeltaIsFull(): boolean
 }
 
 /** The session of one mode, family and format with the backend's option values. */
@@ -25,6 +31,7 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
     const cache = ipt.createFragmentCache()
     const step = stepper<ipt.RulesetParts>((model) => ipt.compileParts(model, family, opts, cache))
     return {
+      lastDeltaIsFull: () => false,
       prime: (model) => void step(model),
       full: (model) => [{ name: ipt.OUTPUT_FILE, content: ipt.renderRuleset(ipt.assembleRuleset(step(model).parts)) }],
       delta: (model) => {
@@ -41,12 +48,15 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
     const compileOptions = { family, serviceCIDRs: nft.parseServiceCIDROption(options.serviceCidr) }
     const cache = nft.createFragmentCache()
     const step = stepper<nft.RulesetParts>((model) => nft.compileParts(model, compileOptions, cache))
+    let replaced = false
     return {
+      lastDeltaIsFull: () => replaced,
       prime: (model) => void step(model),
       full: (model) => [{ name, content: render(nft.assembleRuleset(step(model).parts)) }],
       delta: (model) => {
         const { prev, parts } = step(model)
         const rs = prev ? nft.deltaTransaction(prev, parts) : nft.assembleRuleset(parts)
+        replaced = rs.ops.some((op) => op.kind === 'deleteTable')
         return rs.ops.length > 0 ? [{ name, content: render(rs) }] : []
       },
     }
@@ -57,6 +67,7 @@ export function syncSession(mode: ProxyMode, family: Family, format: string, opt
   const cache = ipvs.createFragmentCache()
   const step = stepper<ipvs.IpvsParts>((model) => ipvs.compileIpvsParts(model, compileOptions, cache))
   return {
+    lastDeltaIsFull: () => false,
     prime: (model) => void step(model),
     full: (model) => ipvs.renderIpvsFiles(ipvs.assembleIpvs(step(model).parts)),
     delta: (model) => {

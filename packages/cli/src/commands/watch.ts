@@ -251,6 +251,13 @@ class Watcher {
    */
   private async applySync(model: ProxyModel, deltas: ReadonlyMap<Family, readonly OutputFile[]>): Promise<void> {
     const families = (this.plan as WatchFamilies).families
+    // A delta that restates a whole table (nftables, when the fixed part changed) would re-create it
+    // and lose its affinity sets; the full apply below updates the table in place instead.
+    const restated = this.needFullApply ? [] : families.filter((f) => deltas.has(f) && this.sessions.get(f)?.lastDeltaIsFull())
+    if (restated.length > 0) {
+      this.io.stderr(`kproxc watch: the ${restated.join(' and ')} delta restates the whole table: applying the full ruleset in place instead\n`)
+      this.needFullApply = true
+    }
     if (!this.needFullApply) {
       try {
         for (const family of families) {
