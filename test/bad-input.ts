@@ -10,6 +10,7 @@ const svc = (spec: string, meta = 'name: web\n  namespace: default') => `apiVers
 const ports = '  clusterIP: 10.96.0.10\n  ports:\n  - {name: http, port: 80}\n'
 const slice = (body: string) =>
   `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n  namespace: default\n  labels: {kubernetes.io/service-name: web}\n${body}`
+const scidr = (cidrs: string) => `apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: kubernetes}\nspec:\n  cidrs: ${cidrs}\n`
 const kpc = (body: string) => `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n${body}`
 
 export const BAD_CASES: BadCase[] = [
@@ -57,6 +58,11 @@ export const BAD_CASES: BadCase[] = [
   { name: 'slice bad nodeName', yaml: slice('addressType: IPv4\nendpoints:\n- addresses: [10.0.0.1]\n  nodeName: "Node_1"\n'), expect: ['endpoints[0].nodeName: "Node_1" is not a DNS-1123 subdomain'] },
   { name: 'node bad address', yaml: 'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus:\n  addresses:\n  - {type: InternalIP, address: 10.0.0.256}\n', expect: ['Node n1: status.addresses[0].address: "10.0.0.256" is not an IP address'] },
   { name: 'node bad podCIDR', yaml: 'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {podCIDRs: [10.244.1.0]}\n', expect: ['spec.podCIDRs[0]: "10.244.1.0" is not a CIDR (missing /prefix)'] },
+  { name: 'ServiceCIDR invalid CIDR', yaml: scidr('[10.96.0.0/33]'), expect: ['ServiceCIDR kubernetes: spec.cidrs[0]: "10.96.0.0/33" is not a CIDR (prefix longer than 32)'] },
+  { name: 'ServiceCIDR not canonical', yaml: scidr('["10.96.0.1/16", "FD00:96:0:0::/64"]'), expect: ['spec.cidrs[0]: "10.96.0.1/16" must be in canonical form ("10.96.0.0/16")', 'spec.cidrs[1]: "FD00:96:0:0::/64" must be in canonical form ("fd00:96::/64")'] },
+  { name: 'ServiceCIDR two of one family', yaml: scidr('[10.96.0.0/16, 10.100.0.0/16]'), expect: ['ServiceCIDR kubernetes: spec.cidrs[1]: "10.100.0.0/16" is of the same family (IPv4) as entry 0: at most one CIDR per family'] },
+  { name: 'ServiceCIDR three CIDRs', yaml: scidr('[10.96.0.0/16, "fd00::/112", 10.100.0.0/16]'), expect: ['spec.cidrs: ["10.96.0.0/16","fd00::/112","10.100.0.0/16"] has 3 entries, more than 2'] },
+  { name: 'ServiceCIDR without CIDRs', yaml: scidr('[]'), expect: ['ServiceCIDR kubernetes: spec.cidrs: [] must hold at least one CIDR'] },
   { name: 'config masqueradeBit', yaml: kpc('iptables: {masqueradeBit: 32}\n'), expect: ['KubeProxyConfiguration <unnamed> (input.yaml): iptables.masqueradeBit: 32 is not in 0..31'] },
   { name: 'config mode', yaml: kpc('mode: userspace\n'), expect: ['mode: "userspace"'] },
   { name: 'config detectLocal without bridge', yaml: kpc('detectLocalMode: BridgeInterface\n'), expect: ['detectLocal.bridgeInterface: is required when detectLocalMode is BridgeInterface'] },

@@ -1,10 +1,11 @@
 /**
  * Pairs of related clusters for delta properties: NEW takes each Service (with its slices) from
  * OLD or from a second random cluster, so services are kept, changed, added and removed in one
- * step; sometimes the Node changes too. The configuration stays OLD's (a ModelStore keeps it).
+ * step; sometimes the Node changes too, and the ServiceCIDR objects move between a few sets. The
+ * configuration stays OLD's (a ModelStore keeps it).
  */
 import fc from 'fast-check'
-import { type LoadedObjects, ModelStore, type ProxyModel } from '@kproxc/core'
+import { type LoadedObjects, ModelStore, type ProxyModel, type ServiceCIDRObject, type StoreChange, deepEqual } from '@kproxc/core'
 import { arbCluster } from './arbitraries.js'
 import { objectChanges } from '../packages/cli/src/changes.js'
 
@@ -15,14 +16,25 @@ export interface ClusterPair {
 
 const owner = (s: LoadedObjects['endpointSlices'][number]) => s.metadata.labels?.['kubernetes.io/service-name']
 
+const serviceCIDR = (name: string, ...cidrs: string[]): ServiceCIDRObject => ({ metadata: { name }, spec: { cidrs } })
+
+/** ServiceCIDR sets: none, the default dual-stack one, plus an extra range, the default one widened. */
+export const SERVICE_CIDR_SETS: readonly (readonly ServiceCIDRObject[])[] = [
+  [],
+  [serviceCIDR('kubernetes', '10.96.0.0/16', 'fd00:96::/112')],
+  [serviceCIDR('kubernetes', '10.96.0.0/16', 'fd00:96::/112'), serviceCIDR('extra', '10.100.0.0/16')],
+  [serviceCIDR('kubernetes', '10.96.0.0/12')],
+]
+
 /** OLD and a NEW that shares most of it. */
 export function arbClusterPair(maxServices = 6): fc.Arbitrary<ClusterPair> {
-  return fc.tuple(arbCluster({ maxServices }), arbCluster({ maxServices }), fc.array(fc.nat(2), { minLength: maxServices, maxLength: maxServices }), fc.boolean())
-    .map(([a, b, pick, newNode]) => {
-      const old = a.objects
+  const cidrSet = fc.nat(SERVICE_CIDR_SETS.length - 1).map((i) => [...(SERVICE_CIDR_SETS[i] ?? [])])
+  return fc.tuple(arbCluster({ maxServices }), arbCluster({ maxServices }), fc.array(fc.nat(2), { minLength: maxServices, maxLength: maxServices }), fc.boolean(), cidrSet, cidrSet)
+    .map(([a, b, pick, newNode, oldCIDRs, nextCIDRs]) => {
+      const old: LoadedObjects = { ...a.objects, serviceCIDRs: oldCIDRs }
       const other = b.objects
       const names = new Set([...old.services, ...other.services].map((s) => s.metadata.name))
-      const next: LoadedObjects = { ...old, services: [], endpointSlices: [], nodes: newNode ? other.nodes : old.nodes }
+      const next: LoadedObjects = { ...old, services: [], endpointSlices: [], nodes: newNode ? other.nodes : old.nodes, serviceCIDRs: nextCIDRs }
       for (const name of [...names].sort()) {
         const i = Number(name.replace(/\D/g, '')) % pick.length
         // 0: keep OLD's, 1: take the other cluster's, 2: drop it.
@@ -35,10 +47,25 @@ export function arbClusterPair(maxServices = 6): fc.Arbitrary<ClusterPair> {
     })
 }
 
+/**
+ * objectChanges plus the ServiceCIDR upserts and deletes between the two inputs (objectChanges,
+ * in the cli, does not diff ServiceCIDRs yet).
+ */
+export function pairChanges(old: LoadedObjects, next: LoadedObjects): StoreChange[] {
+  const out: StoreChange[] = objectChanges(old, next).filter((c) => c.kind !== 'ServiceCIDR')
+  const before = new Map((old.serviceCIDRs ?? []).map((o) => [o.metadata.name, o]))
+  for (const o of next.serviceCIDRs ?? []) {
+    if (!deepEqual(before.get(o.metadata.name), o)) out.push({ op: 'upsert', kind: 'ServiceCIDR', object: o })
+    before.delete(o.metadata.name)
+  }
+  for (const name of before.keys()) out.push({ op: 'delete', kind: 'ServiceCIDR', name })
+  return out
+}
+
 /** Models of OLD and NEW from one store, so unchanged service ports share identity. */
 export function storeModels(pair: ClusterPair, options: ConstructorParameters<typeof ModelStore>[0]): { old: ProxyModel; next: ProxyModel } {
   const store = new ModelStore(options, pair.old)
   const old = store.model
-  const next = store.apply(objectChanges(pair.old, pair.next)).model
+  const next = store.apply(pairChanges(pair.old, pair.next)).model
   return { old, next }
 }

@@ -44,6 +44,11 @@ describe('loadObjects accepts what kubectl prints', () => {
     expect(out.services[0]?.metadata.namespace).toBe('default')
   })
 
+  it('skips kinds named like Object.prototype members', () => {
+    const text = ['constructor', 'toString', 'hasOwnProperty'].map((kind) => `apiVersion: v1\nkind: ${kind}\nmetadata: {name: x}\n`).join('---\n')
+    expect(loadObjects([{ name: 'a', text }]).skippedKinds).toEqual({ constructor: 1, hasOwnProperty: 1, toString: 1 })
+  })
+
   it('ignores an identical duplicate (the same object in two files)', () => {
     const text = 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n'
     expect(loadObjects([{ name: 'a', text }, { name: 'b', text }]).services).toHaveLength(1)

@@ -6,6 +6,7 @@ import { type ConfigObject, configRules, configSchema } from './schema/config.js
 import { type EndpointSliceObject, endpointSliceRules, endpointSliceSchema } from './schema/endpoint-slice.js'
 import { type NodeObject, nodeRules, nodeSchema } from './schema/node.js'
 import { type ServiceObject, serviceRules, serviceSchema } from './schema/service.js'
+import { SERVICE_CIDR_API_VERSIONS, type ServiceCIDRObject, serviceCIDRRules, serviceCIDRSchema } from './schema/service-cidr.js'
 import { attempt, fastPathUsable } from './validate/fast-common.js'
 import { fastEndpointSlice } from './validate/fast-endpoint-slice.js'
 import { fastService } from './validate/fast-service.js'
@@ -21,6 +22,8 @@ export interface LoadedObjects {
   services: ServiceObject[]
   endpointSlices: EndpointSliceObject[]
   nodes: NodeObject[]
+  /** networking.k8s.io ServiceCIDRs; loadObjects always fills it, hand-built inputs may leave it out (none). */
+  serviceCIDRs?: ServiceCIDRObject[]
   config: ConfigObject | undefined
   /** Kinds kproxc does not read (Pods, ConfigMaps, ...), with how many were seen. */
   skippedKinds: Record<string, number>
@@ -34,11 +37,15 @@ export interface LoadedObjects {
  * zod's first use on both costs ~5 ms, so they stay on zod.
  */
 const KINDS = {
-  Service: { apiVersion: 'v1', schema: serviceSchema, rules: serviceRules, fast: fastService },
-  EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', schema: endpointSliceSchema, rules: endpointSliceRules, fast: fastEndpointSlice },
-  Node: { apiVersion: 'v1', schema: nodeSchema, rules: nodeRules, fast: undefined },
-  KubeProxyConfiguration: { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', schema: configSchema, rules: configRules, fast: undefined },
+  Service: { apiVersions: ['v1'], schema: serviceSchema, rules: serviceRules, fast: fastService },
+  EndpointSlice: { apiVersions: ['discovery.k8s.io/v1'], schema: endpointSliceSchema, rules: endpointSliceRules, fast: fastEndpointSlice },
+  Node: { apiVersions: ['v1'], schema: nodeSchema, rules: nodeRules, fast: undefined },
+  ServiceCIDR: { apiVersions: SERVICE_CIDR_API_VERSIONS, schema: serviceCIDRSchema, rules: serviceCIDRRules, fast: undefined },
+  KubeProxyConfiguration: { apiVersions: ['kubeproxy.config.k8s.io/v1alpha1'], schema: configSchema, rules: configRules, fast: undefined },
 } as const
+
+/** Kinds without a namespace: one object per name. */
+const CLUSTER_SCOPED: ReadonlySet<string> = new Set(['Node', 'ServiceCIDR'])
 
 type KnownKind = keyof typeof KINDS
 
@@ -50,11 +57,13 @@ export function loadObjects(sources: readonly InputSource[]): LoadedObjects {
 /** loadObjects with the fast validators on or off (tests compare the two; not exported by index.ts). */
 export function loadObjectsWith(sources: readonly InputSource[], fast: boolean): LoadedObjects {
   const issues: InputIssue[] = []
-  const out: LoadedObjects = { services: [], endpointSlices: [], nodes: [], config: undefined, skippedKinds: {} }
+  const out: LoadedObjects = { services: [], endpointSlices: [], nodes: [], serviceCIDRs: [], config: undefined, skippedKinds: {} }
   // Kind → namespace → name → object. Nested maps: one `kind/ns/name` string per object, built and
   // hashed for the lookup, cost ~45 ms of CPU on 20k objects; the parsed names hash once.
   const seen = new Map<string, Map<string, Map<string, unknown>>>()
   const configs: ConfigObject[] = []
+  // A Map: kind names such as "constructor" must not meet Object.prototype.
+  const skipped = new Map<string, number>()
   const quick = fast && fastPathUsable()
   for (const source of sources) {
     for (const { doc, where, shared } of parseDocuments(source, issues)) {
@@ -80,14 +89,15 @@ export function loadObjectsWith(sources: readonly InputSource[], fast: boolean):
       for (let i = 0; i < obj.items.length; i++) visit(obj.items[i], where, i, quick)
       return
     }
-    if (!(kind in KINDS)) {
-      out.skippedKinds[kind] = (out.skippedKinds[kind] ?? 0) + 1
+    // Own keys only: a kind such as "constructor" is not one kproxc reads.
+    if (!Object.prototype.hasOwnProperty.call(KINDS, kind)) {
+      skipped.set(kind, (skipped.get(kind) ?? 0) + 1)
       return
     }
     const known = kind as KnownKind
     const spec = KINDS[known]
-    if (obj.apiVersion !== spec.apiVersion) {
-      issues.push({ object: refOf(known, obj, placeOf(list, item)), path: 'apiVersion', value: obj.apiVersion, message: `is not supported for ${kind} (expected ${spec.apiVersion})` })
+    if (!(spec.apiVersions as readonly unknown[]).includes(obj.apiVersion)) {
+      issues.push({ object: refOf(known, obj, placeOf(list, item)), path: 'apiVersion', value: obj.apiVersion, message: `is not supported for ${kind} (expected ${spec.apiVersions.join(' or ')})` })
       return
     }
     const walk: ((raw: Record<string, unknown>) => unknown) | undefined = quick ? spec.fast : undefined
@@ -100,7 +110,7 @@ export function loadObjectsWith(sources: readonly InputSource[], fast: boolean):
     }
     // Valid, so metadata is an object with a non-empty name: the identity refOf would give.
     const meta = obj.metadata as Record<string, unknown>
-    const namespace = known === 'Node' ? '' : typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default'
+    const namespace = CLUSTER_SCOPED.has(known) ? '' : typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default'
     let byKind = seen.get(known)
     if (!byKind) seen.set(known, (byKind = new Map()))
     let byName = byKind.get(namespace)
@@ -116,12 +126,13 @@ export function loadObjectsWith(sources: readonly InputSource[], fast: boolean):
     byName.set(meta.name as string, data)
     if (known === 'Service') out.services.push(withNamespace(data as ServiceObject))
     else if (known === 'EndpointSlice') out.endpointSlices.push(withNamespace(data as EndpointSliceObject))
+    else if (known === 'ServiceCIDR') out.serviceCIDRs?.push(data as ServiceCIDRObject)
     else out.nodes.push(data as NodeObject)
   }
 
   if (issues.length > 0) throw new KproxcError('INVALID_INPUT', 'invalid input', sortIssues(issues))
   out.config = configs[0]
-  out.skippedKinds = Object.fromEntries(Object.entries(out.skippedKinds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  out.skippedKinds = Object.fromEntries([...skipped].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   return out
 }
 

@@ -4,7 +4,7 @@
  * deviate, for which packets, and what they do instead. The equivalence property, the fixture
  * tests and `kproxc compare` all read this table and nothing else.
  */
-import { isLoopback } from './ip.js'
+import { cidrContains, isLoopback } from './ip.js'
 import type { FamilyModel, ProxyMode, ServicePortModel } from './model.js'
 import {
   type Frontend,
@@ -168,6 +168,16 @@ export const MODE_DIFFERENCES: readonly ModeDifference[] = [
       !ctx.frontend && ctx.family.servicePorts.some((sp) => sp.clusterIP === ctx.packet.dst) &&
       !ctx.family.servicePorts.some((sp) => sp.clusterIP === ctx.packet.dst && sp.port === ctx.packet.dport && sp.protocolLower === ctx.packet.protocol),
     adjust: () => ({ verdict: 'reject', endpoints: [], masquerade: false }),
+  },
+  {
+    id: 'unallocated-clusterip-dropped',
+    modes: ['nftables'],
+    summary: 'new connections to an address of a ServiceCIDR that no Service holds as ClusterIP are dropped (nftables cluster-ips-check); iptables and IPVS have no rule for them',
+    upstream: 'pkg/proxy/nftables/proxier.go cluster-ips-check, fed by OnServiceCIDRsChanged',
+    applies: (ctx) =>
+      !ctx.frontend && !ctx.family.servicePorts.some((sp) => sp.clusterIP === ctx.packet.dst) &&
+      ctx.family.serviceCIDRs.some((c) => cidrContains(c, ctx.packet.dst)),
+    adjust: () => ({ verdict: 'drop', endpoints: [], masquerade: false }),
   },
   {
     id: 'ipvs-loopback-source-unmarked',

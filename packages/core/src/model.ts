@@ -84,6 +84,8 @@ export interface FamilyModel {
   nodeIP: string
   nodePortAddresses: NodePortAddresses
   localDetector: LocalDetector
+  /** This family's CIDRs of every ServiceCIDR object (canonical, sorted); nftables drops unallocated IPs in them. */
+  serviceCIDRs: string[]
   servicePorts: ServicePortModel[]
 }
 
@@ -193,5 +195,6 @@ export interface InputSummary {
   services: number
   endpointSlices: number
   nodes: number
+  serviceCIDRs: number
   skippedKinds: Record<string, number>
 }

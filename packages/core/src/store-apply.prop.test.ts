@@ -6,6 +6,7 @@ import type { ProxyModel } from './model.js'
 import type { EndpointSliceObject } from './schema/endpoint-slice.js'
 import type { NodeObject } from './schema/node.js'
 import type { ServiceObject } from './schema/service.js'
+import type { ServiceCIDRObject } from './schema/service-cidr.js'
 import { ModelStore, type StoreChange, buildModel } from './store.js'
 import { stableJSON } from './json.js'
 
@@ -43,6 +44,17 @@ const node = (name: string, zone: string | undefined, ip: string): NodeObject =>
   status: { addresses: [{ type: 'InternalIP', address: ip }] },
 })
 
+const serviceCIDR = (name: string, ...cidrs: string[]): ServiceCIDRObject => ({ metadata: { name }, spec: { cidrs } })
+
+/** ServiceCIDRs that overlap in name and in CIDR (one CIDR held by two objects, one object changing its CIDRs). */
+const SERVICE_CIDRS: readonly ServiceCIDRObject[] = [
+  serviceCIDR('kubernetes', '10.96.0.0/16', 'fd00:96::/112'),
+  serviceCIDR('kubernetes', '10.96.0.0/12'),
+  serviceCIDR('extra', '10.96.0.0/16'),
+  serviceCIDR('extra', 'fd00:97::/112', '10.100.0.0/16'),
+  serviceCIDR('v6', 'fd00:96::/112'),
+]
+
 /** Random changes drawn from a pool of objects: upserts, deletes, moved and ignored slices, node changes. */
 function arbChanges(pool: LoadedObjects): fc.Arbitrary<StoreChange[]> {
   const svcNames = [...new Set(pool.services.map((s) => s.metadata.name)), 'svc-none']
@@ -55,6 +67,8 @@ function arbChanges(pool: LoadedObjects): fc.Arbitrary<StoreChange[]> {
       { op: 'upsert', kind: 'Node', object: node('n1', 'z1', '192.168.0.3') },
       { op: 'delete', kind: 'Node', name: 'n1' },
     ),
+    fc.constantFrom(...SERVICE_CIDRS).map((object): StoreChange => ({ op: 'upsert', kind: 'ServiceCIDR', object })),
+    fc.constantFrom('kubernetes', 'extra', 'v6').map((name): StoreChange => ({ op: 'delete', kind: 'ServiceCIDR', name })),
   ]
   if (pool.services.length > 0) {
     options.push(
@@ -125,6 +139,7 @@ describe('incremental store', () => {
           ...c.objects.services.map((s): StoreChange => ({ op: 'upsert', kind: 'Service', object: s })),
           ...c.objects.endpointSlices.map((s): StoreChange => ({ op: 'upsert', kind: 'EndpointSlice', object: s })),
           { op: 'delete', kind: 'Node', name: 'absent' },
+          { op: 'delete', kind: 'ServiceCIDR', name: 'absent' },
           { op: 'delete', kind: 'Service', namespace: 'default', name: 'absent' },
         ]
         expect(store.apply(same)).toEqual({ model: before, changed: [] })
@@ -166,7 +181,10 @@ describe('incremental store', () => {
         expect(new Set(flat(state.services))).toEqual(new Set(objects.services))
         expect(new Set(flat(state.slices))).toEqual(new Set(objects.endpointSlices))
         expect(new Set(state.nodes.values())).toEqual(new Set(objects.nodes))
-        expect(store.model.inputs).toMatchObject({ services: objects.services.length, endpointSlices: objects.endpointSlices.length, nodes: objects.nodes.length })
+        expect(new Set(state.serviceCIDRs.values())).toEqual(new Set(objects.serviceCIDRs))
+        expect(store.model.inputs).toMatchObject({
+          services: objects.services.length, endpointSlices: objects.endpointSlices.length, nodes: objects.nodes.length, serviceCIDRs: objects.serviceCIDRs?.length,
+        })
       }),
       { numRuns: 100 },
     )

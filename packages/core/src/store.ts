@@ -9,6 +9,9 @@ import type { ConfigObject } from './schema/config.js'
 import type { EndpointSliceObject } from './schema/endpoint-slice.js'
 import type { NodeObject } from './schema/node.js'
 import type { ServiceObject } from './schema/service.js'
+import type { ServiceCIDRObject } from './schema/service-cidr.js'
+import { serviceCIDRsOfFamily } from './normalize/service-cidrs.js'
+import type { Family } from './ip.js'
 import { type ChangedPort, type Ref, diffPorts, diffServices, splicesFor } from './model-diff.js'
 import { NamespacedMap } from './ns-map.js'
 import { byteCompare } from './select.js'
@@ -22,8 +25,10 @@ export type StoreChange =
   | { op: 'upsert'; kind: 'Service'; object: ServiceObject }
   | { op: 'upsert'; kind: 'EndpointSlice'; object: EndpointSliceObject }
   | { op: 'upsert'; kind: 'Node'; object: NodeObject }
+  | { op: 'upsert'; kind: 'ServiceCIDR'; object: ServiceCIDRObject }
   | { op: 'delete'; kind: 'Service' | 'EndpointSlice'; namespace: string; name: string }
   | { op: 'delete'; kind: 'Node'; name: string }
+  | { op: 'delete'; kind: 'ServiceCIDR'; name: string }
 
 /** A snapshot of the store's input objects (frozen; taken when asked for). */
 export interface StoreState {
@@ -33,6 +38,8 @@ export interface StoreState {
   slices: Sharded<EndpointSliceObject>
   /** By name. */
   nodes: ReadonlyMap<string, NodeObject>
+  /** By name. */
+  serviceCIDRs: ReadonlyMap<string, ServiceCIDRObject>
   config: ConfigObject | undefined
   skippedKinds: Readonly<Record<string, number>>
 }
@@ -61,6 +68,9 @@ export class ModelStore {
   private readonly services = new NamespacedMap<ServiceObject>()
   private readonly slices = new NamespacedMap<EndpointSliceObject>()
   private nodes = new Map<string, NodeObject>()
+  private serviceCIDRs = new Map<string, ServiceCIDRObject>()
+  /** Each family's CIDRs of `serviceCIDRs`; a list keeps its identity while its content does not change. */
+  private familyCIDRs = new Map<Family, string[]>()
   private readonly config: ConfigObject | undefined
   private readonly skippedKinds: Readonly<Record<string, number>>
   private ctx: Context
@@ -80,6 +90,7 @@ export class ModelStore {
     for (const s of initial?.services ?? []) this.services.set(nsOf(s), s.metadata.name, s)
     for (const s of initial?.endpointSlices ?? []) this.slices.set(nsOf(s), s.metadata.name, s)
     for (const n of initial?.nodes ?? []) this.nodes.set(n.metadata.name, n)
+    for (const c of initial?.serviceCIDRs ?? []) this.serviceCIDRs.set(c.metadata.name, c)
     this.config = initial?.config
     this.skippedKinds = initial?.skippedKinds ?? {}
     for (const s of this.slices.values()) this.index(undefined, s)
@@ -98,6 +109,7 @@ export class ModelStore {
       services: this.services.snapshot(freeze),
       slices: this.slices.snapshot(freeze),
       nodes: freeze(new Map(this.nodes)),
+      serviceCIDRs: freeze(new Map(this.serviceCIDRs)),
       config: this.config,
       skippedKinds: this.skippedKinds,
     })
@@ -110,6 +122,7 @@ export class ModelStore {
       services: [...this.services.values()],
       endpointSlices: [...this.slices.values()],
       nodes: [...this.nodes.values()],
+      serviceCIDRs: [...this.serviceCIDRs.values()],
       config: this.config,
       skippedKinds: this.skippedKinds,
     }
@@ -127,6 +140,14 @@ export class ModelStore {
       else nodes.delete(c.name)
     }
     const nodesChanged = nodes !== this.nodes && !sameEntries(nodes, this.nodes)
+    let cidrObjects = this.serviceCIDRs
+    for (const c of changes) {
+      if (c.kind !== 'ServiceCIDR') continue
+      if (cidrObjects === this.serviceCIDRs) cidrObjects = new Map(cidrObjects)
+      if (c.op === 'upsert') cidrObjects.set(c.object.metadata.name, c.object)
+      else cidrObjects.delete(c.name)
+    }
+    const cidrsChanged = cidrObjects !== this.serviceCIDRs && !sameEntries(cidrObjects, this.serviceCIDRs)
     let ctx = this.ctx
     if (nodesChanged) {
       const rebuilt = buildContext([...nodes.values()], this.config, this.options)
@@ -136,7 +157,7 @@ export class ModelStore {
     const prevServices = new Map<string, [Ref, ServiceObject | undefined]>()
     const prevSlices = new Map<string, [Ref, EndpointSliceObject | undefined]>()
     for (const c of changes) {
-      if (c.kind === 'Node') continue
+      if (c.kind === 'Node' || c.kind === 'ServiceCIDR') continue
       const ref: Ref = c.op === 'upsert' ? [nsOf(c.object), c.object.metadata.name] : [c.namespace, c.name]
       const key = `${ref[0]}/${ref[1]}`
       if (c.kind === 'Service') {
@@ -149,9 +170,10 @@ export class ModelStore {
     }
     const changedServices = [...prevServices.values()].filter(([[ns, name], v]) => this.services.get(ns, name) !== v).map(([ref]) => ref)
     const changedSlices = [...prevSlices.values()].filter(([[ns, name], v]) => this.slices.get(ns, name) !== v)
-    if (!nodesChanged && changedServices.length === 0 && changedSlices.length === 0) return { model: prevModel, changed: [] }
+    if (!nodesChanged && !cidrsChanged && changedServices.length === 0 && changedSlices.length === 0) return { model: prevModel, changed: [] }
     this.snapshot = undefined
     if (nodesChanged) this.nodes = nodes
+    if (cidrsChanged) this.serviceCIDRs = cidrObjects
     const dirty = new Map<string, Ref>(changedServices.map((ref) => [`${ref[0]}/${ref[1]}`, ref]))
     for (const [[ns, name], before] of changedSlices) {
       const after = this.slices.get(ns, name)
@@ -204,8 +226,11 @@ export class ModelStore {
     const diagnosticsChanged = this.diagnostics.update(removed, added)
     const after = refs.map(([ns, name]) => this.entries.get(ns, name))
     const families = prev.families.map((fam): FamilyModel => {
+      // ServiceCIDRs only feed the family section: no service port depends on them.
+      const cidrs = this.cidrsOf(fam.family)
+      const shell = cidrs === fam.serviceCIDRs ? fam : { ...fam, serviceCIDRs: cidrs }
       const splices = splicesFor(fam.servicePorts, refs, before.map((e) => e?.ports[fam.family] ?? NONE), after.map((e) => e?.ports[fam.family] ?? NONE))
-      return splices.length === 0 ? fam : { ...fam, servicePorts: applySplices(fam.servicePorts, splices) }
+      return splices.length === 0 ? shell : { ...shell, servicePorts: applySplices(fam.servicePorts, splices) }
     })
     const healthOf = (e: ServiceEntry | undefined) => (e?.health ? [e.health] : NONE)
     const healthSplices = splicesFor(prev.healthChecks, refs, before.map(healthOf), after.map(healthOf))
@@ -244,7 +269,11 @@ export class ModelStore {
       diagnostics.push(list)
     })
     this.diagnostics = new DiagnosticIndex(diagnostics)
-    this.modelValue = this.modelOf(families.map(({ shell }, i): FamilyModel => ({ ...shell, servicePorts: lists[i] as ServicePortModel[] })), healthChecks, this.diagnostics.list)
+    this.modelValue = this.modelOf(
+      families.map(({ shell }, i): FamilyModel => ({ ...shell, serviceCIDRs: this.cidrsOf(shell.family), servicePorts: lists[i] as ServicePortModel[] })),
+      healthChecks,
+      this.diagnostics.list,
+    )
   }
 
   private modelOf(families: FamilyModel[], healthChecks: HealthCheck[], diagnostics: Diagnostic[]): ProxyModel {
@@ -259,9 +288,19 @@ export class ModelStore {
         services: this.services.size,
         endpointSlices: this.slices.size,
         nodes: this.nodes.size,
+        serviceCIDRs: this.serviceCIDRs.size,
         skippedKinds: this.skippedKinds,
       },
     }
+  }
+
+  /** The family's ServiceCIDRs, the same array as last time when they did not change. */
+  private cidrsOf(family: Family): string[] {
+    const now = serviceCIDRsOfFamily(this.serviceCIDRs.values(), family)
+    const last = this.familyCIDRs.get(family)
+    if (last && deepEqual(last, now)) return last
+    this.familyCIDRs.set(family, now)
+    return now
   }
 
   /** Moves a slice in the owner index (either side may be absent). */

@@ -20,9 +20,10 @@ export { elementKey, type Step } from './replay.js'
 export interface CompileOptions {
   family: Family
   /**
-   * The cluster's ServiceCIDRs (any family; the other family's are ignored), as kube-proxy gets
-   * them from ServiceCIDR objects. Empty: no "drop traffic to unallocated ClusterIPs" rule, as
-   * upstream does before it has seen any ServiceCIDR.
+   * ServiceCIDRs added to the model's (which come from ServiceCIDR objects in the input), for
+   * inputs without those objects; any family, the other family's are ignored. With none from
+   * either source there is no "drop traffic to unallocated ClusterIPs" rule, as upstream before it
+   * has seen any ServiceCIDR.
    */
   serviceCIDRs?: readonly string[]
 }
@@ -75,7 +76,7 @@ export function familyInputs(model: ProxyModel, options: CompileOptions): { fami
   const { masqueradeMark, masqueradeAll } = model.config
   return {
     family: fam.family === 'IPv4' ? 'ip' : 'ip6',
-    head: { family: fam.family, masqueradeMark, masqueradeAll, localDetector: fam.localDetector, nodePortAddresses: fam.nodePortAddresses, serviceCIDRs: serviceCIDRsOf(options.serviceCIDRs ?? [], options.family) },
+    head: { family: fam.family, masqueradeMark, masqueradeAll, localDetector: fam.localDetector, nodePortAddresses: fam.nodePortAddresses, serviceCIDRs: familyServiceCIDRs(fam, options) },
     port: { family: fam.family, masqueradeMark, localDetector: fam.localDetector },
     servicePorts: fam.servicePorts,
   }
@@ -147,6 +148,12 @@ export function assembleRuleset(parts: RulesetParts): Ruleset {
   const ruleset: Ruleset = { family: parts.family, table: parts.table, ops }
   checkRuleset(ruleset)
   return ruleset
+}
+
+/** The model's ServiceCIDRs of the family and those of the option, canonical, de-duplicated and sorted. */
+function familyServiceCIDRs(fam: FamilyModel, options: CompileOptions): string[] {
+  const extra = options.serviceCIDRs
+  return extra && extra.length > 0 ? sortAddresses([...fam.serviceCIDRs, ...serviceCIDRsOf(extra, fam.family)]) : fam.serviceCIDRs
 }
 
 /** The ServiceCIDRs of one family, canonical and sorted; invalid entries are an input error. */

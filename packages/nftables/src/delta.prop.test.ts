@@ -4,15 +4,15 @@
  * set something still refers to, EEXIST on re-adding an element, ENOENT on deleting a missing one).
  */
 import fc from 'fast-check'
-import { ModelStore, type ProxyModel, buildModel } from '@kproxc/core'
+import { ModelStore, type ProxyModel, buildModel, sortAddresses } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
-import { arbClusterPair, storeModels } from '../../../test/delta-cases.js'
+import { SERVICE_CIDR_SETS, arbClusterPair, pairChanges, storeModels } from '../../../test/delta-cases.js'
 import { syntheticCluster } from '../../../test/synthetic.js'
 import { type FragmentCache, assembleRuleset, compileParts, createFragmentCache, elementKey } from './compile.js'
 import { deltaTransaction } from './delta.js'
 import type { Op, Ruleset } from './ir.js'
 import { writeOp } from './write-json.js'
-import { objectChanges } from '../../cli/src/changes.js'
+import { renderText } from './render-text.js'
 
 interface Table {
   chains: Map<string, { spec: string; rules: string[] }>
@@ -134,7 +134,7 @@ describe('nftables delta', () => {
       apply(state, assembleRuleset(parts))
       let objects = a.old
       for (const target of [a.next, b.next, c.next, a.next]) {
-        const model = store.apply(objectChanges(objects, target)).model
+        const model = store.apply(pairChanges(objects, target)).model
         objects = target
         const next = compileParts(model, { family: 'IPv4' }, cache)
         apply(state, deltaTransaction(parts, next))
@@ -144,6 +144,31 @@ describe('nftables delta', () => {
         expect(dump(state)).toBe(dump(fresh))
       }
     }), { numRuns: 100 })
+  })
+
+  it('a change of ServiceCIDR objects alone keeps every port fragment and changes the drop of unallocated ClusterIPs to the new CIDRs', () => {
+    fc.assert(fc.property(arbClusterPair(), fc.nat(SERVICE_CIDR_SETS.length - 1), (pair, i) => {
+      const next = { ...pair.old, serviceCIDRs: [...(SERVICE_CIDR_SETS[i] ?? [])] }
+      const store = new ModelStore({ ...options, families: ['IPv4'] }, pair.old)
+      const cache = createFragmentCache()
+      const old = store.model
+      const before = compileParts(old, { family: 'IPv4' }, cache)
+      const model = store.apply(pairChanges(pair.old, next)).model
+      expect(model.families[0]?.servicePorts).toBe(old.families[0]?.servicePorts)
+      const after = compileParts(model, { family: 'IPv4' }, cache)
+      after.ports.forEach((p, k) => expect(p).toBe(before.ports[k]))
+      // The chain is rewritten in place, as kube-proxy does each sync: the table and its sets stay.
+      const delta = check(old, model, cache)
+      const same = JSON.stringify(old.families[0]?.serviceCIDRs) === JSON.stringify(model.families[0]?.serviceCIDRs)
+      const rules = (model.families[0]?.serviceCIDRs.length ?? 0) > 0 ? ['addRule', 'addRule'] : ['addRule']
+      expect(delta.ops.map((o) => o.kind)).toEqual(same ? [] : ['addChain', 'flushChain', ...rules])
+      const cidrs = next.serviceCIDRs.flatMap((o) => o.spec.cidrs).filter((c) => !c.includes(':'))
+      const drop = renderText(assembleRuleset(after)).split('\n').filter((l) => l.includes('Drop traffic to unallocated ClusterIPs'))
+      expect(drop).toEqual(cidrs.length === 0 ? [] : [`add rule ip kube-proxy cluster-ips-check ip daddr { ${sortAddresses(cidrs).join(',')} } drop comment "Drop traffic to unallocated ClusterIPs"`])
+      // The --service-cidr option adds to the objects' CIDRs.
+      const withOption = renderText(assembleRuleset(compileParts(model, { family: 'IPv4', serviceCIDRs: ['10.96.0.0/16', '10.200.0.0/16'] })))
+      expect(withOption).toContain(`ip daddr { ${sortAddresses([...cidrs, '10.96.0.0/16', '10.200.0.0/16']).join(',')} } drop`)
+    }), { numRuns: 60 })
   })
 
   it('is empty without a change', () => {

@@ -10,18 +10,22 @@
  *
  * Unlike kube-proxy, stale chains are deleted in the same transaction, after the elements that
  * pointed at them: kernels since 6.2 accept that (§10.7 rule 3); older ones need kube-proxy's
- * second, delayed transaction. When the fixed part of the table differs (configuration changes),
- * the delta is the full transaction, which recreates the table.
+ * second, delayed transaction. When the fixed part of the table differs only in the rules of
+ * `cluster-ips-check` (the ServiceCIDRs changed), that chain is rewritten in place, as kube-proxy
+ * rewrites it on every sync; any other difference there (configuration changes) makes the delta
+ * the full transaction, which recreates the table.
  */
 import { type PortFragment, type RulesetParts, type Step, assembleRuleset, changedPorts, elementKey } from './compile.js'
 import type { Op, Ruleset, Verdict } from './ir.js'
+import { CHAIN } from './names.js'
 import { writeOp } from './write-json.js'
 
 /** The transaction from `old` to `next`; `ops` is empty when the two load to the same table. */
 export function deltaTransaction(old: RulesetParts, next: RulesetParts): Ruleset {
-  if (old.family !== next.family || old.table !== next.table || !sameOps(old.head, next.head)) return assembleRuleset(next)
+  const head = old.family === next.family && old.table === next.table ? headDelta(old.head, next.head) : undefined
+  if (!head) return assembleRuleset(next)
   const changed = changedPorts(old, next)
-  const ops: Op[] = []
+  const ops: Op[] = head
   const done: Ruleset = { family: next.family, table: next.table, ops }
   if (changed.length === 0) return done
 
@@ -210,6 +214,19 @@ function addElement(s: ElemStep): Op {
   if (s.value !== undefined) op.value = s.value
   if (s.comment !== undefined) op.comment = s.comment
   return op
+}
+
+const isClusterIPsCheckRule = (op: Op) => op.kind === 'addRule' && op.chain === CHAIN.clusterIPsCheck
+
+/**
+ * The ops from one fixed part to the other: none when equal; the rewrite of `cluster-ips-check`
+ * when only its rules differ (its set of cluster IPs is an element set, kept in the head's other
+ * ops); undefined for any other difference.
+ */
+function headDelta(old: readonly Op[], next: readonly Op[]): Op[] | undefined {
+  if (sameOps(old, next)) return []
+  if (!sameOps(old.filter((op) => !isClusterIPsCheckRule(op)), next.filter((op) => !isClusterIPsCheckRule(op)))) return undefined
+  return [{ kind: 'addChain', name: CHAIN.clusterIPsCheck }, { kind: 'flushChain', name: CHAIN.clusterIPsCheck }, ...next.filter(isClusterIPsCheckRule)]
 }
 
 function sameOps(a: readonly Op[], b: readonly Op[]): boolean {

@@ -45,7 +45,7 @@ export const backend: Backend = {
   options: [
     {
       flags: '--service-cidr <cidrs>',
-      description: 'the cluster\'s ServiceCIDRs, comma-separated (like --service-cluster-ip-range): traffic to unallocated cluster IPs in them is dropped',
+      description: 'extra ServiceCIDRs, comma-separated (like --service-cluster-ip-range), added to those of the ServiceCIDR objects in the input (for inputs without them): traffic to unallocated cluster IPs in them is dropped',
       key: 'serviceCidr',
     },
   ],

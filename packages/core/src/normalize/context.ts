@@ -39,7 +39,7 @@ export interface FamilyContext {
 export interface Context {
   node: NodeModel
   config: EffectiveConfig
-  families: { ctx: FamilyContext; shell: Omit<FamilyModel, 'servicePorts'> }[]
+  families: { ctx: FamilyContext; shell: Omit<FamilyModel, 'servicePorts' | 'serviceCIDRs'> }[]
   diagnostics: Diagnostic[]
 }
 
