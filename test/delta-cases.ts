@@ -47,25 +47,10 @@ export function arbClusterPair(maxServices = 6): fc.Arbitrary<ClusterPair> {
     })
 }
 
-/**
- * objectChanges plus the ServiceCIDR upserts and deletes between the two inputs (objectChanges,
- * in the cli, does not diff ServiceCIDRs yet).
- */
-export function pairChanges(old: LoadedObjects, next: LoadedObjects): StoreChange[] {
-  const out: StoreChange[] = objectChanges(old, next).filter((c) => c.kind !== 'ServiceCIDR')
-  const before = new Map((old.serviceCIDRs ?? []).map((o) => [o.metadata.name, o]))
-  for (const o of next.serviceCIDRs ?? []) {
-    if (!deepEqual(before.get(o.metadata.name), o)) out.push({ op: 'upsert', kind: 'ServiceCIDR', object: o })
-    before.delete(o.metadata.name)
-  }
-  for (const name of before.keys()) out.push({ op: 'delete', kind: 'ServiceCIDR', name })
-  return out
-}
-
 /** Models of OLD and NEW from one store, so unchanged service ports share identity. */
 export function storeModels(pair: ClusterPair, options: ConstructorParameters<typeof ModelStore>[0]): { old: ProxyModel; next: ProxyModel } {
   const store = new ModelStore(options, pair.old)
   const old = store.model
-  const next = store.apply(pairChanges(pair.old, pair.next)).model
+  const next = store.apply(objectChanges(pair.old, pair.next)).model
   return { old, next }
 }

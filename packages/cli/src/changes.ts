@@ -7,7 +7,7 @@ import { type LoadedObjects, type StoreChange, deepEqual } from '@kproxc/core'
 
 const nsName = (ns: string | undefined, name: string) => `${ns ?? 'default'}/${name}`
 
-/** Upserts for new or changed Services, EndpointSlices and Nodes; deletes for the ones gone. */
+/** Upserts for new or changed Services, EndpointSlices, Nodes and ServiceCIDRs; deletes for the ones gone. */
 export function objectChanges(old: LoadedObjects, next: LoadedObjects): StoreChange[] {
   const out: StoreChange[] = []
   const services = new Map(old.services.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]))
@@ -30,5 +30,11 @@ export function objectChanges(old: LoadedObjects, next: LoadedObjects): StoreCha
   for (const s of services.values()) out.push({ op: 'delete', kind: 'Service', namespace: s.metadata.namespace ?? 'default', name: s.metadata.name })
   for (const s of slices.values()) out.push({ op: 'delete', kind: 'EndpointSlice', namespace: s.metadata.namespace ?? 'default', name: s.metadata.name })
   for (const n of nodes.values()) out.push({ op: 'delete', kind: 'Node', name: n.metadata.name })
+  const cidrs = new Map((old.serviceCIDRs ?? []).map((o) => [o.metadata.name, o]))
+  for (const o of next.serviceCIDRs ?? []) {
+    if (!deepEqual(cidrs.get(o.metadata.name), o)) out.push({ op: 'upsert', kind: 'ServiceCIDR', object: o })
+    cidrs.delete(o.metadata.name)
+  }
+  for (const name of cidrs.keys()) out.push({ op: 'delete', kind: 'ServiceCIDR', name })
   return out
 }

@@ -87,7 +87,7 @@ describe('kproxc watch', () => {
     ].join('')
     const bad = event('MODIFIED', 'Service', { ...objects.services[3], spec: { ...objects.services[3]!.spec, clusterIP: '10.96.0.999' } })
     const second = event('MODIFIED', 'EndpointSlice', { ...moved, apiVersion: 'discovery.k8s.io/v1' }) + 'garbage line\n'
-    const w = await cli(['watch', '--mode', 'iptables', '--min-sync-period', '0s', '--config', join(dir, 'config.json')], [first, bad, second], 30)
+    const w = await cli(['watch', '--mode', 'iptables', '--initial-settle', '0s', '--min-sync-period', '0s', '--config', join(dir, 'config.json')], [first, bad, second], 30)
     expect(w.code).toBe(0)
     expect(w.stderr).toMatch(/event \d+: invalid Service, skipped/)
     expect(w.stderr).toContain('not JSON')

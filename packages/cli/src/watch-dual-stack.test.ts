@@ -53,7 +53,7 @@ function recorder(fail: (c: Command, n: number) => boolean = () => false): { run
   return { runner, calls }
 }
 
-async function watch(args: string[], runner: Runner, chunks = stream(), base = ['--mode', 'iptables', '--no-nfacct', '--min-sync-period', '0s', '--config', configFile]): Promise<{ stdout: string; stderr: string }> {
+async function watch(args: string[], runner: Runner, chunks = stream(), base = ['--mode', 'iptables', '--no-nfacct', '--initial-settle', '0s', '--min-sync-period', '0s', '--config', configFile]): Promise<{ stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
   const io: IO = {

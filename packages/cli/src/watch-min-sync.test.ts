@@ -54,7 +54,7 @@ async function syncs(mode: ProxyMode, args: string[]): Promise<number> {
   }
   const cmd = watchCommand(io)
   cmd.exitOverride()
-  await cmd.parseAsync(['--mode', mode, ...args], { from: 'user' })
+  await cmd.parseAsync(['--mode', mode, '--initial-settle', '0s', ...args], { from: 'user' })
   return stderr.split('\n').filter((l) => /^kproxc watch: sync \d+ /.test(l)).length
 }
 

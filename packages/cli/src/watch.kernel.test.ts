@@ -83,7 +83,7 @@ async function watch(mode: ProxyMode, runner: Runner, extra: string[] = [], chun
   }
   const cmd = watchCommand(io, () => runner)
   cmd.exitOverride()
-  await cmd.parseAsync(['--mode', mode, '--apply', '--min-sync-period', '0s', '--node', 'n1', '--config', configFile, ...extra], { from: 'user' })
+  await cmd.parseAsync(['--mode', mode, '--apply', '--initial-settle', '0s', '--min-sync-period', '0s', '--node', 'n1', '--config', configFile, ...extra], { from: 'user' })
   return { stdout, stderr }
 }
 

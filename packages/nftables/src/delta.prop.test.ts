@@ -6,7 +6,8 @@
 import fc from 'fast-check'
 import { ModelStore, type ProxyModel, buildModel, sortAddresses } from '@kproxc/core'
 import { describe, expect, it } from 'vitest'
-import { SERVICE_CIDR_SETS, arbClusterPair, pairChanges, storeModels } from '../../../test/delta-cases.js'
+import { SERVICE_CIDR_SETS, arbClusterPair, storeModels } from '../../../test/delta-cases.js'
+import { objectChanges } from '../../cli/src/changes.js'
 import { syntheticCluster } from '../../../test/synthetic.js'
 import { type FragmentCache, assembleRuleset, compileParts, createFragmentCache, elementKey } from './compile.js'
 import { deltaTransaction } from './delta.js'
@@ -134,7 +135,7 @@ describe('nftables delta', () => {
       apply(state, assembleRuleset(parts))
       let objects = a.old
       for (const target of [a.next, b.next, c.next, a.next]) {
-        const model = store.apply(pairChanges(objects, target)).model
+        const model = store.apply(objectChanges(objects, target)).model
         objects = target
         const next = compileParts(model, { family: 'IPv4' }, cache)
         apply(state, deltaTransaction(parts, next))
@@ -153,7 +154,7 @@ describe('nftables delta', () => {
       const cache = createFragmentCache()
       const old = store.model
       const before = compileParts(old, { family: 'IPv4' }, cache)
-      const model = store.apply(pairChanges(pair.old, next)).model
+      const model = store.apply(objectChanges(pair.old, next)).model
       expect(model.families[0]?.servicePorts).toBe(old.families[0]?.servicePorts)
       const after = compileParts(model, { family: 'IPv4' }, cache)
       after.ports.forEach((p, k) => expect(p).toBe(before.ports[k]))

@@ -10,7 +10,7 @@ import { type ModelFlags, addBackendOptions, addModelOptions, modelOptions } fro
 import { BACKENDS } from '../backends.js'
 import { type SyncSession, joinFiles, syncSession } from '../sync.js'
 import { DEFAULT_MIN_SYNC_PERIOD, type WatchFamilies, minSyncPeriod, watchFamilies } from '../watch-plan.js'
-import { JSONObjectSplitter } from '../watch-stream.js'
+import { followStreams, openStreams } from '../watch-input.js'
 import { APPLIERS, DELTA_APPLIERS } from './apply.js'
 
 interface WatchFlags extends ModelFlags {
@@ -18,13 +18,14 @@ interface WatchFlags extends ModelFlags {
   apply?: boolean
   minSyncPeriod?: string
   fullSyncPeriod: string
+  initialSettle: string
   [key: string]: unknown
 }
 
-const KINDS = new Set(['Service', 'EndpointSlice', 'Node'])
+const KINDS = new Set(['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'])
 
 /**
- * `kproxc watch`: reads `kubectl get services,endpointslices,nodes -A --watch --output-watch-events
+ * `kproxc watch`: reads `kubectl get services,endpointslices,nodes,servicecidrs -A --watch --output-watch-events
  * -o json` on stdin, batches events like kube-proxy's minSyncPeriod, and prints the full ruleset
  * once, then each sync's delta, of one family. With --apply it programs the kernel as kube-proxy does,
  * every family of a dual-stack node unless --ip-family picks one: a full apply first, then each
@@ -32,31 +33,33 @@ const KINDS = new Set(['Service', 'EndpointSlice', 'Node'])
  */
 export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spawnRunner({ env: x.env })): Command {
   const cmd = new Command('watch')
-    .description('follow watch events on stdin (kubectl get services,endpointslices,nodes -A --watch --output-watch-events -o json) and print the full ruleset, then each sync\'s delta')
+    .description('follow watch events on stdin (kubectl get services,endpointslices,nodes,servicecidrs -A --watch --output-watch-events -o json) and print the full ruleset, then each sync\'s delta')
     .addOption(new Option('--mode <mode>', 'proxy mode').choices(Object.keys(BACKENDS)).makeOptionMandatory())
     .option('--format <format>', 'output format (nftables: json or text)')
     .option('--apply', 'program the kernel of this network namespace besides printing: every IP family of the node unless --ip-family picks one (as kproxc apply); a full apply first and after a failure, then only each sync\'s delta. What is printed stays one family: --ip-family, else the node\'s primary one')
     .option('--min-sync-period <duration>', `at most one sync per period; events in between are batched (kube-proxy minSyncPeriod; default: the --config file's minSyncPeriod of the --mode section, else ${DEFAULT_MIN_SYNC_PERIOD})`)
+    .option('--initial-settle <duration>', 'before the first sync, wait until every stream has sent events and then been quiet this long, or has ended (kubectl prints the existing objects first; kube-proxy syncs once its informers have listed everything); 0 syncs at once', '1s')
     .option('--full-sync-period <duration>', 'with --apply: re-apply the whole ruleset this often, repairing rules changed behind kproxc\'s back and retrying a failed apply (kube-proxy forces a full sync hourly); 0 turns it off', '1h')
   addModelOptions(cmd)
   addBackendOptions(cmd)
-  cmd.action(async (flags: WatchFlags) => {
+  cmd.argument('[streams...]', 'event streams, one per kubectl watch (files, FIFOs, or <(kubectl get TYPE --watch --output-watch-events -o json) in bash); none or - reads stdin')
+  cmd.action(async (paths: string[], flags: WatchFlags) => {
     const mode = flags.mode as ProxyMode
     const backend = BACKENDS[mode] as Backend
     const format = flags.format ?? backend.formats[0] ?? ''
     if (!backend.formats.includes(format)) throw new KproxcError('USAGE', `--format ${format} is not available for --mode ${mode} (choose ${backend.formats.join(', ')})`)
     const fullPeriod = durationSeconds(flags.fullSyncPeriod)
     if (fullPeriod === undefined) throw new KproxcError('USAGE', `--full-sync-period ${JSON.stringify(flags.fullSyncPeriod)} is not a duration such as 1h`)
+    const settle = durationSeconds(flags.initialSettle)
+    if (settle === undefined) throw new KproxcError('USAGE', `--initial-settle ${JSON.stringify(flags.initialSettle)} is not a duration such as 1s`)
     const config = flags.config ? loadObjects([{ name: flags.config, text: await readFile(flags.config, 'utf8') }]).config : undefined
     const period = minSyncPeriod(flags.minSyncPeriod, config, mode).seconds
     const backendOptions = Object.fromEntries(backend.options.map((o) => [o.key, flags[o.key] as string | boolean | undefined]))
     const watcher = new Watcher(io, mode, backend, format, flags, config, backendOptions, period * 1000, runnerFor(io))
+    const streams = await openStreams(paths, io)
     if (flags.apply && fullPeriod > 0) watcher.resyncEvery(fullPeriod * 1000)
-    const splitter = new JSONObjectSplitter()
-    const chunks = io.stdinChunks ? io.stdinChunks() : (async function* () { yield await io.stdin() })()
     try {
-      for await (const chunk of chunks) for (const text of splitter.push(chunk)) watcher.event(text)
-      if (splitter.rest()) watcher.event(splitter.rest())
+      await followStreams(streams, settle * 1000, (text, name) => watcher.event(text, streams.length > 1 ? name : undefined), () => watcher.release())
     } finally {
       await watcher.close()
     }
@@ -79,6 +82,8 @@ class Watcher {
   /** The kernel state is unknown (nothing applied yet, or an apply failed): the next apply is a full one. */
   private needFullApply = true
   private resync: ReturnType<typeof setInterval> | undefined
+  /** No sync before the streams' initial listings are in. */
+  private held = true
 
   constructor(
     private readonly io: IO,
@@ -93,9 +98,9 @@ class Watcher {
   ) {}
 
   /** One event's text: validated, then queued; an invalid one is reported and dropped. */
-  event(text: string): void {
+  event(text: string, stream?: string): void {
     this.events++
-    const where = `event ${this.events}`
+    const where = stream ? `${stream}: event ${this.events}` : `event ${this.events}`
     let ev: { type?: unknown; object?: Record<string, unknown> }
     try {
       ev = JSON.parse(text) as typeof ev
@@ -119,9 +124,10 @@ class Watcher {
       this.io.stderr(`kproxc watch: ${where}: ${kind} without metadata.name, skipped\n`)
       return
     }
-    const id = kind === 'Node' ? `Node/${name}` : `${kind}/${namespace}/${name}`
+    // Nodes and ServiceCIDRs are cluster-scoped.
+    const id = kind === 'Node' || kind === 'ServiceCIDR' ? `${kind}/${name}` : `${kind}/${namespace}/${name}`
     if (type === 'DELETED') {
-      this.queue(id, kind === 'Node' ? { op: 'delete', kind: 'Node', name } : { op: 'delete', kind: kind as 'Service' | 'EndpointSlice', namespace, name })
+      this.queue(id, kind === 'Node' || kind === 'ServiceCIDR' ? { op: 'delete', kind, name } : { op: 'delete', kind: kind as 'Service' | 'EndpointSlice', namespace, name })
       return
     }
     let loaded: LoadedObjects
@@ -132,16 +138,31 @@ class Watcher {
       this.io.stderr(`kproxc watch: ${where}: invalid ${kind}, skipped:\n${e.issues.map((i) => `  ${formatIssue(i)}\n`).join('') || `  ${e.message}\n`}`)
       return
     }
-    const object = loaded.services[0] ?? loaded.endpointSlices[0] ?? loaded.nodes[0]
-    if (!object) return
-    this.queue(id, { op: 'upsert', kind: kind as 'Service', object: object as LoadedObjects['services'][number] })
+    const change: StoreChange | undefined = loaded.services[0]
+      ? { op: 'upsert', kind: 'Service', object: loaded.services[0] }
+      : loaded.endpointSlices[0]
+        ? { op: 'upsert', kind: 'EndpointSlice', object: loaded.endpointSlices[0] }
+        : loaded.nodes[0]
+          ? { op: 'upsert', kind: 'Node', object: loaded.nodes[0] }
+          : loaded.serviceCIDRs?.[0] && { op: 'upsert', kind: 'ServiceCIDR', object: loaded.serviceCIDRs[0] }
+    if (change) this.queue(id, change)
   }
 
   private queue(id: string, change: StoreChange): void {
     // Like kube-proxy's change trackers: only the last state of each object matters.
     this.pending.delete(id)
     this.pending.set(id, change)
-    if (this.timer) return
+    this.schedule()
+  }
+
+  /** The initial listing is in (see followStreams): syncs may start. */
+  release(): void {
+    this.held = false
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.timer || this.held || this.pending.size === 0) return
     const wait = Math.max(0, this.lastSync + this.periodMs - Date.now())
     this.timer = setTimeout(() => {
       this.timer = undefined
@@ -203,12 +224,13 @@ class Watcher {
     let model: ProxyModel | undefined
     let first = false
     if (!this.store) {
-      const initial: LoadedObjects = { services: [], endpointSlices: [], nodes: [], config: this.config, skippedKinds: {} }
+      const initial: LoadedObjects = { services: [], endpointSlices: [], nodes: [], serviceCIDRs: [], config: this.config, skippedKinds: {} }
       for (const c of changes) {
         if (c.op !== 'upsert') continue
         if (c.kind === 'Service') initial.services.push(c.object)
         else if (c.kind === 'EndpointSlice') initial.endpointSlices.push(c.object)
         else if (c.kind === 'Node') initial.nodes.push(c.object)
+        else initial.serviceCIDRs?.push(c.object)
       }
       try {
         this.plan = watchFamilies(initial, this.flags, this.mode, Boolean(this.flags.apply))
