@@ -270,11 +270,23 @@ function verdict(w: Words): Json | undefined {
   return undefined
 }
 
+/**
+ * Splits the next word at its commas: kube-proxy writes some anonymous sets without a space after
+ * the comma (`{ 10.96.0.0/16,10.100.0.0/16 }`), which nftWords leaves as one word.
+ */
+function splitAtCommas(w: Words): void {
+  const word = w.peek()
+  if (word === undefined || isQuoted(word) || word === ',' || !word.includes(',')) return
+  const parts = word.split(',').flatMap((p, i) => (i === 0 ? [p] : [',', p])).filter((p) => p !== '')
+  w.w.splice(w.i, 1, ...parts)
+}
+
 /** `{ e1, e2 : v, … }` → [key, value] pairs; `w` is at `{`. */
 function elements(w: Words): [Json, Json][] {
   const out: [Json, Json][] = []
   w.eat('{')
   while (!w.done() && !w.eat('}')) {
+    splitAtCommas(w)
     if (w.eat(',')) continue
     let key = literalConcat(w)
     if (w.eat('comment')) key = { elem: { val: key, comment: unquote(w.next()) } }
