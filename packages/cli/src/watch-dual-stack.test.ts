@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { type LoadedObjects, loadObjects } from '@kproxc/core'
 import type { Command, Runner } from '@kproxc/iptables/apply'
 import { afterAll, describe, expect, it } from 'vitest'
-import { watchCommand } from './commands/watch.js'
+import { runWatch } from './watch-harness.js'
 import type { IO } from './io.js'
 import { run } from './main.js'
 
@@ -54,25 +54,7 @@ function recorder(fail: (c: Command, n: number) => boolean = () => false): { run
 }
 
 async function watch(args: string[], runner: Runner, chunks = stream(), base = ['--mode', 'iptables', '--no-nfacct', '--initial-settle', '0s', '--min-sync-period', '0s', '--config', configFile]): Promise<{ stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const io: IO = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    stdin: async () => chunks.join(''),
-    stdinChunks: async function* () {
-      for (const c of chunks) {
-        yield c
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    },
-    stdinIsTTY: false,
-    env: {},
-  }
-  const cmd = watchCommand(io, () => runner)
-  cmd.exitOverride()
-  await cmd.parseAsync([...base, ...args], { from: 'user' })
-  return { stdout, stderr }
+  return runWatch({ argv: [...base, ...args], chunks, runner })
 }
 
 async function cli(argv: string[]): Promise<string> {

@@ -11,7 +11,7 @@ import type { ProxyMode } from '@kproxc/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { syntheticCluster } from '../../../test/synthetic.js'
 import { watchCommand } from './commands/watch.js'
-import type { IO } from './io.js'
+import { runWatch } from './watch-harness.js'
 import { minSyncPeriod } from './watch-plan.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kproxc-watch-min-sync-'))
@@ -38,23 +38,7 @@ function config(name: string, sections: Record<string, unknown>): string {
 
 /** How many syncs watch ran over the three bursts. */
 async function syncs(mode: ProxyMode, args: string[]): Promise<number> {
-  let stderr = ''
-  const io: IO = {
-    stdout: () => {},
-    stderr: (t) => void (stderr += t),
-    stdin: async () => chunks.join(''),
-    stdinChunks: async function* () {
-      for (const c of chunks) {
-        yield c
-        await new Promise((r) => setTimeout(r, 150))
-      }
-    },
-    stdinIsTTY: false,
-    env: {},
-  }
-  const cmd = watchCommand(io)
-  cmd.exitOverride()
-  await cmd.parseAsync(['--mode', mode, '--initial-settle', '0s', ...args], { from: 'user' })
+  const { stderr } = await runWatch({ argv: ['--mode', mode, '--initial-settle', '0s', ...args], chunks, gapMs: 150 })
   return stderr.split('\n').filter((l) => /^kproxc watch: sync \d+ /.test(l)).length
 }
 

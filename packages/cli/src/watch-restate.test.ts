@@ -8,33 +8,14 @@ import { loadObjects } from '@kproxc/core'
 import type { Command, Runner } from '@kproxc/iptables/apply'
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
-import { watchCommand } from './commands/watch.js'
-import type { IO } from './io.js'
+import { runWatch } from './watch-harness.js'
 
 const input = readFileSync(new URL('../../../fixtures/affinity/input.yaml', import.meta.url), 'utf8')
 const API: Record<string, string> = { Service: 'v1', Node: 'v1', EndpointSlice: 'discovery.k8s.io/v1', ServiceCIDR: 'networking.k8s.io/v1' }
 const event = (type: string, kind: string, object: object) => `${JSON.stringify({ type, object: { apiVersion: API[kind], kind, ...object } })}\n`
 
 async function watch(chunks: string[], runner: Runner, flags: string[] = ['--apply', '--detect-local-mode', 'NodeCIDR']): Promise<{ stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const io: IO = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    stdin: async () => chunks.join(''),
-    stdinChunks: async function* () {
-      for (const c of chunks) {
-        yield c
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    },
-    stdinIsTTY: false,
-    env: {},
-  }
-  const cmd = watchCommand(io, () => runner)
-  cmd.exitOverride()
-  await cmd.parseAsync(['--mode', 'nftables', '--initial-settle', '0s', '--min-sync-period', '0s', ...flags], { from: 'user' })
-  return { stdout, stderr }
+  return runWatch({ argv: ['--mode', 'nftables', '--initial-settle', '0s', '--min-sync-period', '0s', ...flags], chunks, runner })
 }
 
 describe('watch --apply, nftables, a change to the fixed part', () => {

@@ -17,8 +17,7 @@ import { CLIENT, POD1, POD2, normalizeSave, scenarioModel, scenarioYaml } from '
 import { Lab, kernelSupport, tally } from '../../../test/lab.js'
 import { type Fakes, makeFakes } from '../../ipvs/src/__fixtures__/fakes.js'
 import { APPLIERS } from './commands/apply.js'
-import { watchCommand } from './commands/watch.js'
-import type { IO } from './io.js'
+import { runWatch } from './watch-harness.js'
 
 const support = kernelSupport(['iptables-restore', 'iptables-save', 'nft', 'ipset'])
 const support6 = kernelSupport(['iptables-restore', 'iptables-save', 'ip6tables-restore', 'ip6tables-save'])
@@ -65,26 +64,8 @@ function stream(): string[] {
  * syncs), `between` run after each pause.
  */
 async function watch(mode: ProxyMode, runner: Runner, extra: string[] = [], chunks = stream(), between: () => Promise<void> = async () => {}): Promise<{ stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const io: IO = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    stdin: async () => chunks.join(''),
-    stdinChunks: async function* () {
-      for (const c of chunks) {
-        yield c
-        await new Promise((r) => setTimeout(r, 1000))
-        await between()
-      }
-    },
-    stdinIsTTY: false,
-    env: process.env,
-  }
-  const cmd = watchCommand(io, () => runner)
-  cmd.exitOverride()
-  await cmd.parseAsync(['--mode', mode, '--apply', '--initial-settle', '0s', '--min-sync-period', '0s', '--node', 'n1', '--config', configFile, ...extra], { from: 'user' })
-  return { stdout, stderr }
+  const argv = ['--mode', mode, '--apply', '--initial-settle', '0s', '--min-sync-period', '0s', '--node', 'n1', '--config', configFile, ...extra]
+  return runWatch({ argv, chunks, runner, gapMs: 1000, between, env: process.env })
 }
 
 async function node(pods = false): Promise<{ lab: Lab; runner: Runner }> {
