@@ -25,15 +25,15 @@ interface WatchFlags extends ModelFlags {
 const KINDS = new Set(['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'])
 
 /**
- * `kproxc watch`: reads `kubectl get services,endpointslices,nodes,servicecidrs -A --watch --output-watch-events
- * -o json` on stdin, batches events like kube-proxy's minSyncPeriod, and prints the full ruleset
- * once, then each sync's delta, of one family. With --apply it programs the kernel as kube-proxy does,
+ * `kproxc watch`: follows `kubectl get TYPE --watch --output-watch-events -o json` streams (one per
+ * type, since kubectl watches one type per command; or one stream on stdin), batches events like
+ * kube-proxy's minSyncPeriod, and prints the full ruleset once, then each sync's delta, of one family. With --apply it programs the kernel as kube-proxy does,
  * every family of a dual-stack node unless --ip-family picks one: a full apply first, then each
  * family's delta alone (a partial sync), and a full apply of all of them again after any failure.
  */
 export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spawnRunner({ env: x.env })): Command {
   const cmd = new Command('watch')
-    .description('follow watch events on stdin (kubectl get services,endpointslices,nodes,servicecidrs -A --watch --output-watch-events -o json) and print the full ruleset, then each sync\'s delta')
+    .description('follow kubectl watch events (kubectl get TYPE --watch --output-watch-events -o json, one stream per type: nodes, services -A, endpointslices -A, servicecidrs) and print the full ruleset, then each sync\'s delta')
     .addOption(new Option('--mode <mode>', 'proxy mode').choices(Object.keys(BACKENDS)).makeOptionMandatory())
     .option('--format <format>', 'output format (nftables: json or text)')
     .option('--apply', 'program the kernel of this network namespace besides printing: every IP family of the node unless --ip-family picks one (as kproxc apply); a full apply first and after a failure, then only each sync\'s delta. What is printed stays one family: --ip-family, else the node\'s primary one')
