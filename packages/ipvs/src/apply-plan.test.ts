@@ -6,6 +6,7 @@ import { scenarioModel } from '../../../test/apply-scenario.js'
 import { parseDeviceAddresses, parseIpsetSave, planAddresses, planIpsets, planIpvsDelta, planIpvsadm, planSysctls } from './apply-plan.js'
 import { compileIpvs } from './compile.js'
 import { loadIpvsadmRules } from './load-ipvsadm.js'
+import { liveKey } from './load-ipvsadm-list.js'
 import { renderIpset } from './render-ipset.js'
 import { renderIpvsadm } from './render-ipvsadm.js'
 
@@ -35,6 +36,47 @@ describe('planIpvsadm', () => {
     // The other family's virtual servers are another run's business.
     expect(plan.after.join('\n')).not.toContain('fd00::1')
     expect([...plan.before, ...plan.after].some((l) => l.startsWith('-C'))).toBe(false)
+  })
+
+  describe('graceful termination of removed real servers (kube-proxy graceful_termination.go)', () => {
+    const current = () => loadIpvsadmRules(renderIpvsadm(ir('A')))
+    const NODEPORT = ['192.168.0.2:30080', '10.244.2.5:8080'] as const
+    const live = (entries: [proto: 'TCP' | 'UDP' | 'SCTP', vs: string, rs: string, weight: number, connections: number][]) =>
+      new Map(entries.map(([p, vs, rs, weight, connections]) => [liveKey(p, vs, rs), { weight, connections }]))
+
+    it('drains a TCP real server with connections at weight 0 and keeps it; deletes idle ones and UDP ones at once', () => {
+      const plan = planIpvsadm(ir('B'), current(), [], live([['TCP', ...NODEPORT, 1, 3], ['UDP', '10.96.0.53:53', '10.244.2.5:5353', 1, 9]]))
+      expect(plan.before).toContain('-e -t 192.168.0.2:30080 -r 10.244.2.5:8080 -m -w 0')
+      expect(plan.before.join('\n')).not.toMatch(/^-d -t 192\.168\.0\.2:30080/m)
+      expect(plan.before).toContain('-d -u 10.96.0.53:53 -r 10.244.2.5:5353')
+      expect(plan.counts).toMatchObject({ realDraining: 1, realDeleted: 1 })
+      // A virtual server nobody wants goes whole, connections or not (kube-proxy cleanLegacyService).
+      const gone = planIpvsadm(ir('B'), current(), [], live([['TCP', '10.96.0.99:80', '10.244.2.5:8080', 1, 5]]))
+      expect(gone.after).toContain('-D -t 10.96.0.99:80')
+      const idle = planIpvsadm(ir('B'), current(), [], live([['TCP', ...NODEPORT, 1, 0]]))
+      expect(idle.before).toContain('-d -t 192.168.0.2:30080 -r 10.244.2.5:8080')
+      expect(idle.counts.realDraining).toBe(0)
+    })
+
+    it('leaves a draining real server alone while it has connections, deletes it once idle, restores it when wanted again', () => {
+      const draining = loadIpvsadmRules(renderIpvsadm(ir('A')).replace(/(-a -t 192\.168\.0\.2:30080 -r 10\.244\.2\.5:8080 -m -w )1/, '$10'))
+      expect(draining.services.find((v) => v.port === 30080)?.realServers.map((r) => r.weight)).toEqual([1, 0])
+      const busy = planIpvsadm(ir('B'), draining, [], live([['TCP', ...NODEPORT, 0, 2]]))
+      expect(busy.before.filter((l) => l.includes('192.168.0.2:30080'))).toEqual([])
+      expect(busy.counts.realDraining).toBe(1)
+      const idle = planIpvsadm(ir('B'), draining, [], live([['TCP', ...NODEPORT, 0, 0]]))
+      expect(idle.before).toContain('-d -t 192.168.0.2:30080 -r 10.244.2.5:8080')
+      const back = planIpvsadm(ir('A'), draining, [], live([['TCP', ...NODEPORT, 0, 2]]))
+      expect(back.before).toContain('-e -t 192.168.0.2:30080 -r 10.244.2.5:8080 -m -w 1')
+      expect(back.counts.realDraining).toBe(0)
+    })
+
+    it('drains SCTP nowhere: kube-proxy deletes UDP and SCTP real servers at once', () => {
+      const sctp = loadIpvsadmRules('-A --sctp-service 10.96.0.7:9 -s rr\n-a --sctp-service 10.96.0.7:9 -r 10.244.2.5:9 -m -w 1\n')
+      const vs = { ...ir('B'), virtualServers: [{ ...ir('B').virtualServers[0]!, protocol: 'SCTP' as const, address: '10.96.0.7', port: 9, realServers: [] }] }
+      const plan = planIpvsadm(vs, sctp, [], live([['SCTP', '10.96.0.7:9', '10.244.2.5:9', 1, 4]]))
+      expect(plan.before).toContain('-d --sctp-service 10.96.0.7:9 -r 10.244.2.5:9')
+    })
   })
 
   it('leaves virtual servers inside ipvs.excludeCIDRs alone', () => {
@@ -115,6 +157,24 @@ describe('planIpvsDelta', () => {
     expect(steps[5]?.stdin).toBe('addr del 10.96.0.8/32 dev kube-ipvs0\n')
     expect(planIpvsDelta([{ name: 'iptables.rules', content: '*filter\nCOMMIT\n' }], 'IPv6')[0]?.argv[0]).toBe('ip6tables-restore')
     expect(planIpvsDelta([], 'IPv4')).toEqual([])
+  })
+
+  it('drains as a full apply does: TCP with connections to weight 0, UDP deleted, a draining one re-added gets its weight back', () => {
+    const ipvsadm = '-d -t 10.96.0.10:80 -r 10.244.2.5:8080\n-d -t 10.96.0.10:80 -r 10.244.3.5:8080\n-d -u 10.96.0.53:53 -r 10.244.2.5:5353\n' +
+      '-d -t 10.96.0.11:80 -r 10.244.2.5:8080\n-a -t 10.96.0.12:80 -r 10.244.2.5:8080 -m -w 1\n-a -t 10.96.0.12:80 -r 10.244.4.5:8080 -m -w 1\n'
+    const live = new Map([
+      [liveKey('TCP', '10.96.0.10:80', '10.244.2.5:8080'), { weight: 1, connections: 2 }],
+      [liveKey('TCP', '10.96.0.10:80', '10.244.3.5:8080'), { weight: 1, connections: 0 }],
+      [liveKey('UDP', '10.96.0.53:53', '10.244.2.5:5353'), { weight: 1, connections: 6 }],
+      [liveKey('TCP', '10.96.0.11:80', '10.244.2.5:8080'), { weight: 0, connections: 1 }],
+      [liveKey('TCP', '10.96.0.12:80', '10.244.2.5:8080'), { weight: 0, connections: 1 }],
+    ])
+    const [step] = planIpvsDelta([{ name: 'ipvsadm.rules', content: ipvsadm }], 'IPv4', live)
+    expect(step?.stdin).toBe('-e -t 10.96.0.10:80 -r 10.244.2.5:8080 -m -w 0\n-d -t 10.96.0.10:80 -r 10.244.3.5:8080\n' +
+      '-d -u 10.96.0.53:53 -r 10.244.2.5:5353\n-e -t 10.96.0.12:80 -r 10.244.2.5:8080 -m -w 1\n-a -t 10.96.0.12:80 -r 10.244.4.5:8080 -m -w 1\n')
+    expect(step?.draining).toBe(2)
+    // Without counters (nothing listed) every line stays as the delta wrote it.
+    expect(planIpvsDelta([{ name: 'ipvsadm.rules', content: ipvsadm }], 'IPv4')[0]?.stdin).toBe(ipvsadm)
   })
 
   it('refuses what it does not know instead of skipping it', () => {

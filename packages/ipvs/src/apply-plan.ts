@@ -11,6 +11,8 @@ import { DUMMY_DEVICE } from './names.js'
 import { PROTOCOL_FLAG, ipvsAddress, realServerLine, serviceLine, timeoutsLine } from './render-ipvsadm.js'
 import { createLine } from './render-ipset.js'
 import { DELTA_FILES } from './delta.js'
+import { drainDeltaLines, removalOf } from './drain.js'
+import { type LiveRealServers, liveKey } from './load-ipvsadm-list.js'
 
 /** ipvsadm -R input in two phases, as kube-proxy orders them around the iptables restore. */
 export interface IpvsadmPlan {
@@ -18,8 +20,11 @@ export interface IpvsadmPlan {
   before: readonly string[]
   /** Virtual servers of this family nobody wants any more (deleted after the iptables rules moved on). */
   after: readonly string[]
-  counts: { added: number; edited: number; deleted: number; realAdded: number; realEdited: number; realDeleted: number }
+  /** `realDraining`: unwanted TCP real servers left at weight 0 because they still have connections. */
+  counts: { added: number; edited: number; deleted: number; realAdded: number; realEdited: number; realDeleted: number; realDraining: number }
 }
+
+const METHOD_FLAG = { masq: '-m', gate: '-g', ipip: '-i' } as const
 
 const vsKey = (protocol: Protocol, address: string, port: number) => `${protocol} ${ipvsAddress(address, port)}`
 
@@ -31,12 +36,15 @@ function sameOptions(vs: VirtualServer, cur: IpvsadmService): boolean {
 /**
  * The ipvsadm lines that turn `current` into the desired virtual servers of one family. An `-E`
  * restates every option (ipvsadm -E without -p drops persistence). Real servers are added with
- * weight 1, leftovers of another weight or method are edited back (kube-proxy's first-sync repair),
- * unwanted ones deleted at once: a one-shot apply has no drain loop to come back for weight-0 servers.
- * Virtual servers in `excludeCIDRs` (ipvs.excludeCIDRs) are never touched, as upstream.
+ * weight 1, leftovers of another weight or method are edited back (kube-proxy's first-sync repair, and
+ * a draining real server wanted again gets its weight back). Unwanted ones go as `removalOf` says for
+ * their counters in `live` (`ipvsadm -L -n`; one it lacks counts as idle): deleted, or drained at
+ * weight 0 until a later apply finds them idle. Virtual servers nobody wants are deleted with their
+ * real servers at once, as kube-proxy's cleanLegacyService does. Virtual servers in `excludeCIDRs`
+ * (ipvs.excludeCIDRs) are never touched, as upstream.
  */
-export function planIpvsadm(ir: IpvsRuleset, current: IpvsadmRules, excludeCIDRs: readonly string[] = []): IpvsadmPlan {
-  const counts = { added: 0, edited: 0, deleted: 0, realAdded: 0, realEdited: 0, realDeleted: 0 }
+export function planIpvsadm(ir: IpvsRuleset, current: IpvsadmRules, excludeCIDRs: readonly string[] = [], live: LiveRealServers = new Map()): IpvsadmPlan {
+  const counts = { added: 0, edited: 0, deleted: 0, realAdded: 0, realEdited: 0, realDeleted: 0, realDraining: 0 }
   const before: string[] = []
   const after: string[] = []
   const mine = current.services.filter((s) => s.family === ir.family)
@@ -71,10 +79,17 @@ export function planIpvsadm(ir: IpvsRuleset, current: IpvsadmRules, excludeCIDRs
         counts.realEdited++
       }
     }
-    for (const rkey of [...curReal.keys()].sort()) {
+    const vsAddr = ipvsAddress(vs.address, vs.port)
+    for (const [rkey, have] of [...curReal].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (wantReal.has(rkey)) continue
-      before.push(`-d ${PROTOCOL_FLAG[vs.protocol]} ${ipvsAddress(vs.address, vs.port)} -r ${rkey}`)
-      counts.realDeleted++
+      const removal = removalOf(vs.protocol, have.weight, live.get(liveKey(vs.protocol, vsAddr, rkey))?.connections ?? 0)
+      if (removal === 'delete') {
+        before.push(`-d ${PROTOCOL_FLAG[vs.protocol]} ${vsAddr} -r ${rkey}`)
+        counts.realDeleted++
+        continue
+      }
+      if (removal === 'drain') before.push(`-e ${PROTOCOL_FLAG[vs.protocol]} ${vsAddr} -r ${rkey} ${METHOD_FLAG[have.method]} -w 0`)
+      counts.realDraining++
     }
   }
   for (const cur of mine) {
@@ -191,15 +206,18 @@ export function planSysctls(sysctls: readonly Sysctl[], current: ReadonlyMap<str
 export interface DeltaStep {
   argv: readonly string[]
   stdin: string
+  /** On the ipvsadm step: real servers this delta leaves draining at weight 0. */
+  draining?: number
 }
 
 /**
  * The commands that apply a delta bundle from `deltaIpvsParts` (kube-proxy's partial sync), in
  * kube-proxy's order: sysctls, set members, virtual and real servers, new VIP addresses, the iptables
  * chains, then the VIP addresses that went away. `ipset restore -exist` so a member the kernel already
- * has is not an error. Unknown files are refused rather than skipped: the kernel would drift.
+ * has is not an error. Real-server lines follow the drain rules against `live` (`drainDeltaLines`).
+ * Unknown files are refused rather than skipped: the kernel would drift.
  */
-export function planIpvsDelta(files: readonly { name: string; content: string }[], family: Family): DeltaStep[] {
+export function planIpvsDelta(files: readonly { name: string; content: string }[], family: Family, live: LiveRealServers = new Map()): DeltaStep[] {
   const byName = new Map(files.map((f) => [f.name, f.content]))
   const known = new Set<string>(Object.values(DELTA_FILES))
   for (const name of byName.keys()) if (!known.has(name)) throw new KproxcError('INTERNAL', `unknown IPVS delta file ${name}`)
@@ -211,8 +229,10 @@ export function planIpvsDelta(files: readonly { name: string; content: string }[
   }
   const ipset = byName.get(DELTA_FILES.ipset) ?? ''
   if (ipset.trim() !== '') steps.push({ argv: ['ipset', 'restore', '-exist'], stdin: ipset })
-  const ipvsadm = byName.get(DELTA_FILES.ipvsadm) ?? ''
-  if (ipvsadm.trim() !== '') steps.push({ argv: ['ipvsadm', '-R'], stdin: ipvsadm })
+  const drained = drainDeltaLines((byName.get(DELTA_FILES.ipvsadm) ?? '').split('\n').filter((l) => l.trim() !== ''), live)
+  if (drained.lines.length > 0) {
+    steps.push({ argv: ['ipvsadm', '-R'], stdin: drained.lines.map((l) => `${l}\n`).join(''), draining: drained.draining })
+  }
   const wanted: string[] = []
   const gone: string[] = []
   for (const line of (byName.get(DELTA_FILES.addresses) ?? '').split('\n')) {

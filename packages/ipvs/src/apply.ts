@@ -10,9 +10,11 @@ import {
   type ApplyReport, type Command, type RestoreTarget, type Runner, applyRestore, clearUdpConntrack, commandError, mustRun, restoreSummary, spawnRunner,
 } from '@kproxc/iptables/apply'
 import { compileIpvs } from './compile.js'
+import { DELTA_FILES } from './delta.js'
 import type { IptablesTable, IpvsRuleset } from './ir.js'
 import { IPTABLES_OPTIONS, readIptablesOptions } from './iptables-shared.js'
 import { loadIpvsadmRules } from './load-ipvsadm.js'
+import { type LiveRealServers, loadIpvsadmList } from './load-ipvsadm-list.js'
 import { DUMMY_DEVICE } from './names.js'
 import { ruleLine } from './render-iptables.js'
 import {
@@ -63,6 +65,11 @@ async function readIpvsadm(runner: Runner) {
   } catch (e) {
     throw new KproxcError('APPLY_FAILED', `cannot read the current virtual servers from ipvsadm -S -n: ${e instanceof Error ? e.message : String(e)}`)
   }
+}
+
+/** Live connection counts (`ipvsadm -L -n`), read in dry runs too: they decide between delete and drain. */
+async function readLiveRealServers(runner: Runner): Promise<LiveRealServers> {
+  return loadIpvsadmList(await mustRun(runner, { argv: ['ipvsadm', '-L', '-n'], mutates: false }))
 }
 
 /** Makes sure kube-ipvs0 exists (a dummy link, left down, as kube-proxy leaves it). */
@@ -119,9 +126,9 @@ export async function applyIpvs(model: ProxyModel, opts: ApplyOptions = {}): Pro
     const sets = planIpsets(ir.ipsets, parseIpsetSave(await mustRun(runner, { argv: ['ipset', 'save'], mutates: false })), fam.family)
     if (sets.restore !== '') await mustRun(runner, { argv: ['ipset', 'restore'], stdin: sets.restore, mutates: true })
 
-    // 4. Virtual and real servers (additions, edits, removed real servers).
+    // 4. Virtual and real servers (additions, edits, removed real servers deleted or drained).
     const before = await readIpvsadm(runner)
-    const vs = planIpvsadm(ir, before, model.config.ipvs.excludeCIDRs)
+    const vs = planIpvsadm(ir, before, model.config.ipvs.excludeCIDRs, await readLiveRealServers(runner))
     await ipvsadmRestore(runner, vs.before)
 
     // 5. VIP addresses, 6. the iptables rules, 7. stale addresses, 8. stale virtual servers.
@@ -134,7 +141,7 @@ export async function applyIpvs(model: ProxyModel, opts: ApplyOptions = {}): Pro
     const c = vs.counts
     lines.push(
       `${tag}: ${sysctls.length} sysctls set; ${sets.created.length} ipsets created, ${sets.swapped.length} swapped; ` +
-        `virtual servers +${c.added} ~${c.edited} -${c.deleted}, real servers +${c.realAdded} ~${c.realEdited} -${c.realDeleted}; ` +
+        `virtual servers +${c.added} ~${c.edited} -${c.deleted}, real servers +${c.realAdded} ~${c.realEdited} -${c.realDeleted}, ${c.realDraining} draining; ` +
         `${DUMMY_DEVICE} addresses +${addrs.add.length} -${addrs.remove.length}`,
       restoreSummary(plan),
     )
@@ -151,13 +158,17 @@ export async function applyIpvs(model: ProxyModel, opts: ApplyOptions = {}): Pro
  * Applies a delta bundle from `deltaIpvsParts` (kube-proxy's partial sync) to a node programmed by
  * `applyIpvs` and the deltas since: each step as `planIpvsDelta` orders it, stopping at the first
  * failure (the caller then falls back to a full apply, which converges from whatever was done).
+ * Removed TCP real servers with connections are drained at weight 0; the next full apply deletes them
+ * once idle.
  */
 export async function applyIpvsDelta(files: readonly OutputFile[], family: Family, runner: Runner = spawnRunner()): Promise<ApplyReport> {
-  const steps = planIpvsDelta(files, family)
+  const touchesServers = files.some((f) => f.name === DELTA_FILES.ipvsadm && f.content.trim() !== '')
+  const steps = planIpvsDelta(files, family, touchesServers ? await readLiveRealServers(runner) : new Map())
   for (const step of steps) {
     if (step.argv[0] === 'ipvsadm') await ipvsadmRestore(runner, step.stdin.split('\n').filter((l) => l !== ''))
     else await mustRun(runner, { argv: step.argv, ...(step.stdin ? { stdin: step.stdin } : {}), mutates: true })
   }
   const tools = [...new Set(steps.map((s) => s.argv[0]))]
-  return { lines: [`ipvs (${family}, partial): ${steps.length} steps${tools.length > 0 ? ` (${tools.join(', ')})` : ''}`] }
+  const draining = steps.reduce((n, s) => n + (s.draining ?? 0), 0)
+  return { lines: [`ipvs (${family}, partial): ${steps.length} steps${tools.length > 0 ? ` (${tools.join(', ')})` : ''}${draining > 0 ? `; ${draining} real servers draining` : ''}`] }
 }

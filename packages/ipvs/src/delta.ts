@@ -6,8 +6,8 @@
  * the companion iptables rules are written as a `--noflush` restore of the changed chains only;
  * kube-ipvs0 addresses are added and removed.
  *
- * Removed real servers are deleted outright. kube-proxy drains TCP ones (weight 0 first, delete
- * once their connections are gone): that is the applier's job, as it needs the kernel's counters.
+ * The delta deletes removed real servers outright; applying it drains TCP ones instead (weight 0
+ * first, delete once their connections are gone, drain.ts), since that needs the kernel's counters.
  */
 import type { OutputFile } from '@kproxc/core'
 import type { IpvsRuleset, RealServer, VirtualServer } from './ir.js'

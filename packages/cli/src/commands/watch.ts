@@ -39,7 +39,7 @@ export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     .option('--apply', 'program the kernel of this network namespace besides printing: every IP family of the node unless --ip-family picks one (as kproxc apply); a full apply first and after a failure, then only each sync\'s delta. What is printed stays one family: --ip-family, else the node\'s primary one')
     .option('--min-sync-period <duration>', `at most one sync per period; events in between are batched (kube-proxy minSyncPeriod; default: the --config file's minSyncPeriod of the --mode section, else ${DEFAULT_MIN_SYNC_PERIOD})`)
     .option('--initial-settle <duration>', 'before the first sync, wait until every stream has sent events and then been quiet this long, or has ended (kubectl prints the existing objects first; kube-proxy syncs once its informers have listed everything); 0 syncs at once', '1s')
-    .option('--full-sync-period <duration>', 'with --apply: re-apply the whole ruleset this often, repairing rules changed behind kproxc\'s back and retrying a failed apply (kube-proxy forces a full sync hourly); 0 turns it off', '1h')
+    .option('--full-sync-period <duration>', 'with --apply: re-apply the whole ruleset this often, repairing rules changed behind kproxc\'s back, retrying a failed apply and deleting IPVS real servers that finished draining (kube-proxy forces a full sync hourly); 0 turns it off', '1h')
   addModelOptions(cmd)
   addBackendOptions(cmd)
   cmd.argument('[streams...]', 'event streams, one per kubectl watch (files, FIFOs, or <(kubectl get TYPE --watch --output-watch-events -o json) in bash); none or - reads stdin')

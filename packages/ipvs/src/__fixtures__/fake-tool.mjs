@@ -27,6 +27,21 @@ if (tool === 'ipvsadm') {
     }
     process.exit(0)
   }
+  if (args.join(' ') === '-L -n') {
+    // ipvsadm 1.31's list layout; the counters are what a test set with Fakes.setConnections.
+    const PROTO = { '-t': 'TCP', '-u': 'UDP', '--sctp-service': 'SCTP' }
+    const FORWARD = { '-m': 'Masq', '-g': 'Route', '-i': 'Tunnel' }
+    process.stdout.write('IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n')
+    for (const s of state.services) {
+      const w = s.line.split(/\s+/)
+      const persistent = w.includes('-p') ? ` persistent ${w[w.indexOf('-p') + 1]}` : ''
+      process.stdout.write(`${PROTO[w[1]]}  ${w[2]} ${w[w.indexOf('-s') + 1]}${persistent}\n`)
+      for (const r of s.reals) {
+        process.stdout.write(`  -> ${r.addr.padEnd(28)} ${FORWARD[r.method].padEnd(7)} ${String(r.weight).padEnd(6)} ${String(r.active ?? 0).padEnd(10)} ${String(r.inactive ?? 0).padEnd(10)}\n`)
+      }
+    }
+    process.exit(0)
+  }
   if (args[0] !== '-R') fail(`fake ipvsadm: unsupported ${args.join(' ')}`, 2)
   let errors = ''
   for (const line of stdin.split('\n').filter((l) => l.trim() !== '')) {
