@@ -3,33 +3,18 @@
  * this kernel has no ip_vs and no dummy links, so ipvsadm, ip (for kube-ipvs0 only) and sysctl are
  * recording fakes on PATH that keep the state such a kernel would.
  */
-import { execFileSync } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Lab, kernelSupport } from '../../../test/lab.js'
+import { describe, expect, it } from 'vitest'
 import { FOREIGN_LINES, addForeignRules, normalizeSave, scenarioModel } from '../../../test/apply-scenario.js'
-import { type Fakes, makeFakes } from './__fixtures__/fakes.js'
-import { type Command, type Runner, applyIpvs, dryRunner, spawnRunner } from './apply.js'
+import { fakeIpvsNodes, support } from './__fixtures__/fake-node.js'
+import type { Fakes } from './__fixtures__/fakes.js'
+import { type Command, type Runner, applyIpvs, dryRunner } from './apply.js'
 import { compileIpvs } from './compile.js'
 import { realServerLine, serviceLine } from './render-ipvsadm.js'
 
-const support = kernelSupport(['ipset', 'iptables-restore', 'iptables-save'])
-const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim() : 'ip'
-
-let labs: Lab[] = []
-let fakes: Fakes[] = []
-afterEach(async () => {
-  for (const l of labs) await l.destroy()
-  for (const f of fakes) f.cleanup()
-  labs = []
-  fakes = []
-})
+const newNode = fakeIpvsNodes()
 
 async function node() {
-  const lab = await Lab.create({ ipv4: '192.168.0.2' })
-  labs.push(lab)
-  const fake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
-  fakes.push(fake)
-  const runner = spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')], env: fake.env })
+  const { lab, fake, runner } = await newNode()
   const kernel = async () => ({
     iptables: normalizeSave(await lab.execOk('node', ['iptables-save'])),
     ipset: await lab.execOk('node', ['ipset', 'save']),

@@ -4,38 +4,19 @@
  * counters a test sets as traffic would. In A → B, TCP 192.168.0.2:30080 and UDP 10.96.0.53:53 lose
  * 10.244.2.5 while keeping their virtual server, and TCP 10.96.0.99:80 goes whole.
  */
-import { execFileSync } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Lab, kernelSupport } from '../../../test/lab.js'
+import { describe, expect, it } from 'vitest'
 import { scenarioModel } from '../../../test/apply-scenario.js'
-import { type Fakes, makeFakes } from './__fixtures__/fakes.js'
-import { type Command, type Runner, applyIpvs, applyIpvsDelta, dryRunner, spawnRunner } from './apply.js'
+import { fakeIpvsNodes, support } from './__fixtures__/fake-node.js'
+import type { Fakes } from './__fixtures__/fakes.js'
+import { type Command, type Runner, applyIpvs, applyIpvsDelta, dryRunner } from './apply.js'
 import { compileIpvsParts } from './compile.js'
 import { deltaIpvsParts } from './delta-parts.js'
 
-const support = kernelSupport(['ipset', 'iptables-restore', 'iptables-save'])
-const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim() : 'ip'
 const NODEPORT = '-t 192.168.0.2:30080'
 const DNS = '-u 10.96.0.53:53'
 const POD2 = '10.244.2.5'
 
-let labs: Lab[] = []
-let fakes: Fakes[] = []
-afterEach(async () => {
-  for (const l of labs) await l.destroy()
-  for (const f of fakes) f.cleanup()
-  labs = []
-  fakes = []
-})
-
-async function node() {
-  const lab = await Lab.create({ ipv4: '192.168.0.2' })
-  labs.push(lab)
-  const fake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
-  fakes.push(fake)
-  const runner = spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')], env: fake.env })
-  return { fake, runner }
-}
+const node = fakeIpvsNodes()
 
 const apply = async (state: 'A' | 'B', runner: Runner) => (await applyIpvs(scenarioModel(state, 'ipvs'), { runner })).lines.join('\n')
 const real = (fake: Fakes, service: string, addr: string) => fake.state().services.find((s) => s.id === service)?.reals.find((r) => r.addr === addr)
