@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadObjects } from '@kproxc/core'
-import { loadBundle } from '../bin/load-bundle.js'
+import { cacheFileContent, loadBundle } from '../bin/load-bundle.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const bundle = here('../dist/main.cjs')
@@ -51,4 +51,4 @@ for (const file of inputs.slice(0, 8)) {
   stdin = asJSONList([file])
   for (const mode of ['iptables', 'nftables', 'ipvs']) await cli.run(['compile', '--mode', mode, '-'], io)
 }
-writeFileSync(here('../dist/main.cjs.cache'), script.createCachedData())
+writeFileSync(here('../dist/main.cjs.cache'), cacheFileContent(readFileSync(bundle, 'utf8'), script.createCachedData()))

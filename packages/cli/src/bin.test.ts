@@ -19,10 +19,10 @@ const built = existsSync(`${dist}main.cjs`)
 if (!built && process.env.CI === 'true') throw new Error('packages/cli/dist is not built; CI builds it in `pnpm install` (prepare)')
 
 /** What loadBundle reports in a fresh `node` (no vitest flags), and the version the bundle prints. */
-function loadIn(cacheFile: string): { cache: string; out: string } {
+function loadIn(cacheFile: string, bundle = `${dist}main.cjs`): { cache: string; out: string } {
   const code = `
     const { loadBundle } = await import(${JSON.stringify(loader)})
-    const r = loadBundle(${JSON.stringify(`${dist}main.cjs`)}, ${JSON.stringify(cacheFile)})
+    const r = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(cacheFile)})
     let out = ''
     const io = { stdout: (t) => (out += t), stderr: (t) => (out += t), stdin: async () => '', stdinIsTTY: false, env: {} }
     await r.exports.run(['--version'], io)
@@ -43,10 +43,17 @@ describe.skipIf(!built)('the built bin and its code cache', () => {
       const damaged = join(dir, 'damaged.cache')
       copyFileSync(`${dist}main.cjs.cache`, damaged)
       const bytes = readFileSync(damaged)
-      for (let i = 0; i < bytes.length; i += 97) bytes[i] = (bytes[i] as number) ^ 0x5a
+      // Past the source digest: V8's own header, which it checks.
+      for (let i = 32; i < bytes.length; i += 97) bytes[i] = (bytes[i] as number) ^ 0x5a
       writeFileSync(damaged, bytes)
       expect(loadIn(damaged)).toEqual({ cache: 'rejected', out: '0.1.0\n' })
       expect(loadIn(join(dir, 'absent.cache'))).toEqual({ cache: 'absent', out: '0.1.0\n' })
+      // A bundle edited to the same length: V8 alone would run the cached (old) bytecode.
+      const edited = join(dir, 'main.cjs')
+      const source = readFileSync(`${dist}main.cjs`, 'utf8')
+      expect(source).toContain('"0.1.0"')
+      writeFileSync(edited, source.replaceAll('"0.1.0"', '"0.1.9"'))
+      expect(loadIn(`${dist}main.cjs.cache`, edited)).toEqual({ cache: 'stale', out: '0.1.9\n' })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
