@@ -50,6 +50,54 @@ describe('followStreams', () => {
     expect(settledAfter).toBe(9)
   })
 
+  it('does not hold the first sync for ever on a stream that is never quiet', async () => {
+    let sent = 0
+    const busy: EventStream = {
+      name: 'nodes',
+      chunks: (async function* () {
+        for (; sent < 40; sent++) {
+          yield `{"n":${sent}}`
+          await sleep(20)
+        }
+      })(),
+    }
+    let settledAt = -1
+    await followStreams([busy], 100, () => {}, () => (settledAt = sent), 300)
+    // Settled by the hold limit while the stream was still sending, not at its end.
+    expect(settledAt).toBeGreaterThan(0)
+    expect(settledAt).toBeLessThan(30)
+  })
+
+  it('closes every other stream when one fails, and throws that failure once all have stopped', async () => {
+    let closed = false
+    let afterFailure = 0
+    let failed = false
+    const endless: EventStream = {
+      name: 'endless',
+      chunks: (async function* () {
+        for (let i = 0; !closed && i < 500; i++) {
+          yield `{"i":${i}}`
+          await sleep(5)
+        }
+      })(),
+      close: () => (closed = true),
+    }
+    const broken: EventStream = {
+      name: 'broken',
+      chunks: (async function* () {
+        yield '{"ok":1}'
+        await sleep(30)
+        failed = true
+        throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })
+      })(),
+    }
+    const err = await followStreams([endless, broken], 0, (_, stream) => void (failed && stream === 'endless' && afterFailure++), () => {}).catch((e: unknown) => e)
+    expect(String(err)).toContain('cannot read broken: EIO: i/o error, read')
+    expect(closed).toBe(true)
+    // At most the chunk that was already on its way.
+    expect(afterFailure).toBeLessThanOrEqual(1)
+  })
+
   it('does not wait for ever on a stream that sends nothing', async () => {
     let settled = 0
     const silent: EventStream = { name: 'silent', chunks: (async function* () { await sleep(700) })() }
@@ -110,5 +158,35 @@ describe('kproxc watch FILE...', () => {
     expect(missing.code).toBe(2)
     expect(missing.stdout).toBe('')
     expect(missing.stderr).toContain('nope.json: no such file')
+    const directory = await watch([good, dir])
+    expect(directory.code).toBe(2)
+    expect(directory.stderr).toContain(`cannot read ${dir}: a directory`)
+  })
+
+  it('keeps events that came before the Node under their object, so a later delete still wins', async () => {
+    const service = objects.services[0] as (typeof objects.services)[number]
+    const deleted = `${JSON.stringify({ type: 'DELETED', object: { apiVersion: 'v1', kind: 'Service', ...service } })}\n`
+    const rest = objects.nodes.map((n) => event('Node', n)).join('') + slices
+    // One stream, in three bursts: the Service, its deletion, then the Node and the slices.
+    const io: IO = {
+      stdout: (t) => void (out += t),
+      stderr: (t) => void (err += t),
+      stdin: async () => '',
+      stdinChunks: async function* () {
+        yield event('Service', service)
+        await sleep(80)
+        yield deleted
+        await sleep(80)
+        yield rest
+      },
+      stdinIsTTY: false,
+      env: {},
+    }
+    let out = ''
+    let err = ''
+    expect(await run(['watch', '--mode', 'iptables', '--no-nfacct', '--initial-settle', '0s', '--min-sync-period', '0s'], io)).toBe(0)
+    expect(err).toContain('cannot build the model yet')
+    expect(out).toContain('*nat')
+    expect(out).not.toContain(service.metadata.name)
   })
 })

@@ -38,7 +38,7 @@ export function watchCommand(io: IO, runnerFor: (io: IO) => Runner = (x) => spaw
     .option('--format <format>', 'output format (nftables: json or text)')
     .option('--apply', 'program the kernel of this network namespace besides printing: every IP family of the node unless --ip-family picks one (as kproxc apply); a full apply first and after a failure, then only each sync\'s delta. What is printed stays one family: --ip-family, else the node\'s primary one')
     .option('--min-sync-period <duration>', `at most one sync per period; events in between are batched (kube-proxy minSyncPeriod; default: the --config file's minSyncPeriod of the --mode section, else ${DEFAULT_MIN_SYNC_PERIOD})`)
-    .option('--initial-settle <duration>', 'before the first sync, wait until every stream has sent events and then been quiet this long, or has ended (kubectl prints the existing objects first; kube-proxy syncs once its informers have listed everything); 0 syncs at once', '1s')
+    .option('--initial-settle <duration>', 'before the first sync, wait until every stream has sent events and then been quiet this long, or has ended, but at most 10 times this long (at least 5s) (kubectl prints the existing objects first; kube-proxy syncs once its informers have listed everything); 0: as soon as every stream has sent an event', '1s')
     .option('--full-sync-period <duration>', 'with --apply: re-apply the whole ruleset this often, repairing rules changed behind kproxc\'s back, retrying a failed apply and deleting IPVS real servers that finished draining (kube-proxy forces a full sync hourly); 0 turns it off', '1h')
   addModelOptions(cmd)
   addBackendOptions(cmd)
@@ -84,6 +84,8 @@ class Watcher {
   private resync: ReturnType<typeof setInterval> | undefined
   /** No sync before the streams' initial listings are in. */
   private held = true
+  /** Input has ended (or failed): the last batch is synced and nothing more is taken. */
+  private closed = false
 
   constructor(
     private readonly io: IO,
@@ -99,6 +101,7 @@ class Watcher {
 
   /** One event's text: validated, then queued; an invalid one is reported and dropped. */
   event(text: string, stream?: string): void {
+    if (this.closed) return
     this.events++
     const where = stream ? `${stream}: event ${this.events}` : `event ${this.events}`
     let ev: { type?: unknown; object?: Record<string, unknown> }
@@ -162,7 +165,7 @@ class Watcher {
   }
 
   private schedule(): void {
-    if (this.timer || this.held || this.pending.size === 0) return
+    if (this.timer || this.held || this.closed || this.pending.size === 0) return
     const wait = Math.max(0, this.lastSync + this.periodMs - Date.now())
     this.timer = setTimeout(() => {
       this.timer = undefined
@@ -197,6 +200,7 @@ class Watcher {
 
   /** At end of input: the last batch, then done. */
   async close(): Promise<void> {
+    this.closed = true
     if (this.resync) clearInterval(this.resync)
     if (this.timer) {
       clearTimeout(this.timer)
@@ -218,7 +222,8 @@ class Watcher {
 
   private async sync(): Promise<void> {
     if (this.pending.size === 0) return
-    const changes = [...this.pending.values()]
+    const batch = [...this.pending]
+    const changes = batch.map(([, c]) => c)
     this.pending.clear()
     this.lastSync = Date.now()
     let model: ProxyModel | undefined
@@ -239,7 +244,8 @@ class Watcher {
         if (!(e instanceof KproxcError)) throw e
         // Typically: no Node yet. Keep the objects for the next batch.
         this.io.stderr(`kproxc watch: cannot build the model yet: ${e.message.split('\n')[0]}\n`)
-        for (const c of changes) this.pending.set(JSON.stringify([c.op, c.kind, 'object' in c ? c.object.metadata : c]), c)
+        // Under their object's id, so a later event for the same object still replaces them.
+        for (const [id, c] of batch) if (!this.pending.has(id)) this.pending.set(id, c)
         return
       }
       for (const family of this.plan.families) this.sessions.set(family, syncSession(this.mode, family, this.format, this.backendOptions))
