@@ -86,6 +86,15 @@ export function scenarioModel(state: 'A' | 'B', mode: ProxyMode): ProxyModel {
 }
 
 /** Rules and tables of other programs (a CNI, Docker, a firewall) that every apply must leave alone. */
+/** The scenario's client and two pods in the lab, each pod serving TCP 8080 and UDP 5353. */
+export async function addScenarioPods(lab: Lab): Promise<void> {
+  await lab.addHost('client', { ipv4: CLIENT })
+  await lab.addHost('pod1', { ipv4: POD1 })
+  await lab.addHost('pod2', { ipv4: POD2 })
+  await lab.serve('pod1', 'pod1', { tcp: [8080], udp: [5353] })
+  await lab.serve('pod2', 'pod2', { tcp: [8080], udp: [5353] })
+}
+
 export async function addForeignRules(lab: Lab, nft: boolean): Promise<void> {
   const ipt = (...a: string[]) => lab.execOk('node', ['iptables', '-w', ...a])
   await ipt('-t', 'nat', '-N', 'FOREIGN-NAT')

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type LoadedObjects, type ProxyMode, buildModel, loadObjects } from '@kproxc/core'
 import { type Runner, spawnRunner } from '@kproxc/iptables/apply'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { CLIENT, POD1, POD2, normalizeSave, scenarioModel, scenarioYaml } from '../../../test/apply-scenario.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { cleanupAfterEach } from '../../../test/cleanup.js'
+import { addScenarioPods, normalizeSave, scenarioModel, scenarioYaml } from '../../../test/apply-scenario.js'
 import { Lab, kernelSupport, tally } from '../../../test/lab.js'
 import { type Fakes, makeFakes } from '../../ipvs/src/__fixtures__/fakes.js'
 import { APPLIERS } from './commands/apply.js'
@@ -26,14 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kproxc-watch-'))
 const configFile = join(dir, 'config.json')
 writeFileSync(configFile, JSON.stringify({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', clusterCIDR: '10.244.0.0/16' }))
 
-let labs: Lab[] = []
-let fakes: Fakes[] = []
-afterEach(async () => {
-  for (const l of labs) await l.destroy()
-  for (const f of fakes) f.cleanup()
-  labs = []
-  fakes = []
-})
+const cleanup = cleanupAfterEach()
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const objectsOf = (state: 'A' | 'B'): LoadedObjects => loadObjects([{ name: `state-${state}.yaml`, text: scenarioYaml(state) }])
@@ -70,14 +64,8 @@ async function watch(mode: ProxyMode, runner: Runner, extra: string[] = [], chun
 
 async function node(pods = false): Promise<{ lab: Lab; runner: Runner }> {
   const lab = await Lab.create({ ipv4: '192.168.0.2' })
-  labs.push(lab)
-  if (pods) {
-    await lab.addHost('client', { ipv4: CLIENT })
-    await lab.addHost('pod1', { ipv4: POD1 })
-    await lab.addHost('pod2', { ipv4: POD2 })
-    await lab.serve('pod1', 'pod1', { tcp: [8080] })
-    await lab.serve('pod2', 'pod2', { tcp: [8080] })
-  }
+  cleanup(() => lab.destroy())
+  if (pods) await addScenarioPods(lab)
   return { lab, runner: spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')] }) }
 }
 
@@ -167,7 +155,7 @@ describe.skipIf(!support.ok)('kproxc watch --apply in a network namespace', () =
   it('ipvs (real ipsets and iptables, fake ipvsadm/ip/sysctl): the delta leaves what a fresh apply of B leaves', async () => {
     const { lab } = await node()
     const fake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
-    fakes.push(fake)
+    cleanup(() => fake.cleanup())
     const runner = spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')], env: fake.env })
     const w = await watch('ipvs', runner)
     expect(w.stderr).toMatch(/ipvs \(IPv4, partial\): \d+ steps/)
@@ -180,7 +168,7 @@ describe.skipIf(!support.ok)('kproxc watch --apply in a network namespace', () =
     const after = await state(lab, fake)
     const fresh = await node()
     const freshFake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
-    fakes.push(freshFake)
+    cleanup(() => freshFake.cleanup())
     await APPLIERS.ipvs(scenarioModel('B', 'ipvs'), { runner: spawnRunner({ prefix: [IP, 'netns', 'exec', fresh.lab.ns('node')], env: freshFake.env }) })
     const expected = await state(fresh.lab, freshFake)
     expect(after.iptables).toBe(expected.iptables)
@@ -217,7 +205,7 @@ describe.skipIf(!support6.ok)('kproxc watch --apply on a dual-stack node', () =>
   const modelB = (mode: ProxyMode) => buildModel({ ...b, services: b.services.filter((s) => s.metadata.name !== 'web6'), endpointSlices: b.endpointSlices.filter((s) => s.metadata.name !== 'web6-v4') }, { mode, nodeName: 'n1' })
   const dualLab = async () => {
     const lab = await Lab.create({ ipv4: '192.168.0.2', ipv6: 'fd00:0:0:1::2' })
-    labs.push(lab)
+    cleanup(() => lab.destroy())
     return { lab, runner: spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')] }) }
   }
 

@@ -5,34 +5,23 @@
  * dry run that changes nothing.
  */
 import { execFileSync } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { cleanupAfterEach } from '../../../test/cleanup.js'
 import { Lab, kernelSupport, tally } from '../../../test/lab.js'
-import { CLIENT, FOREIGN_LINES, POD1, POD2, addForeignRules, normalizeSave, scenarioModel } from '../../../test/apply-scenario.js'
+import { FOREIGN_LINES, POD1, POD2, addForeignRules, addScenarioPods, normalizeSave, scenarioModel } from '../../../test/apply-scenario.js'
 import { type Command, type Runner, applyIptables, dryRunner, spawnRunner } from './apply.js'
 
 const support = kernelSupport(['iptables-restore', 'iptables-save', 'conntrack'])
 const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim() : 'ip'
 const OPTIONS = { nfacct: false }
 
-let labs: Lab[] = []
-afterEach(async () => {
-  for (const l of labs) await l.destroy()
-  labs = []
-})
+const cleanup = cleanupAfterEach()
 
 async function node(): Promise<{ lab: Lab; runner: Runner; save: () => Promise<string> }> {
   const lab = await Lab.create({ ipv4: '192.168.0.2' })
-  labs.push(lab)
+  cleanup(() => lab.destroy())
   const runner = spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')] })
   return { lab, runner, save: async () => normalizeSave(await lab.execOk('node', ['iptables-save'])) }
-}
-
-async function withPods(lab: Lab): Promise<void> {
-  await lab.addHost('client', { ipv4: CLIENT })
-  await lab.addHost('pod1', { ipv4: POD1 })
-  await lab.addHost('pod2', { ipv4: POD2 })
-  await lab.serve('pod1', 'pod1', { tcp: [8080], udp: [5353] })
-  await lab.serve('pod2', 'pod2', { tcp: [8080], udp: [5353] })
 }
 
 const apply = (state: 'A' | 'B', runner: Runner, conntrack = false) =>
@@ -52,7 +41,7 @@ describe.skipIf(!support.ok)('applyIptables in a network namespace', () => {
 
   it('A then B equals a fresh B, foreign rules survive, stale chains are gone, traffic follows', async () => {
     const { lab, runner, save } = await node()
-    await withPods(lab)
+    await addScenarioPods(lab)
     await addForeignRules(lab, false)
     await apply('A', runner)
     expect(tally(await lab.probe('client', '10.96.0.99', 80, { count: 3 }))).toEqual({ pod2: 3 })
@@ -82,7 +71,7 @@ describe.skipIf(!support.ok)('applyIptables in a network namespace', () => {
 
   it('--conntrack deletes the UDP flows to the removed endpoint and keeps the others', async () => {
     const { lab, runner } = await node()
-    await withPods(lab)
+    await addScenarioPods(lab)
     await apply('A', runner)
     const seen = tally(await lab.probe('client', '10.96.0.53', 53, { proto: 'udp', count: 30 }))
     expect(Object.keys(seen).sort()).toEqual(['pod1', 'pod2'])
@@ -101,7 +90,7 @@ describe.skipIf(!support.ok)('applyIptables in a network namespace', () => {
 
   it('a failing restore leaves the previous ruleset in place and working, with the tool\'s stderr', async () => {
     const { lab, runner, save } = await node()
-    await withPods(lab)
+    await addScenarioPods(lab)
     await addForeignRules(lab, false)
     await apply('A', runner)
     const before = await save()

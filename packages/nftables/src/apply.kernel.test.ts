@@ -7,9 +7,10 @@
  * dry run reads but changes nothing.
  */
 import { execFileSync } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { cleanupAfterEach } from '../../../test/cleanup.js'
 import { Lab, kernelSupport, tally } from '../../../test/lab.js'
-import { CLIENT, FOREIGN_LINES, POD1, POD2, addForeignRules, normalizeSave, scenarioModel } from '../../../test/apply-scenario.js'
+import { CLIENT, FOREIGN_LINES, POD1, POD2, addForeignRules, addScenarioPods, normalizeSave, scenarioModel } from '../../../test/apply-scenario.js'
 import { type Command, type Runner, applyNftables, spawnRunner } from './apply.js'
 import { canonicalListing } from './table-listing.js'
 import { STICKY_IP, stickyModel } from './testdata/affinity-scenario.js'
@@ -17,22 +18,12 @@ import { STICKY_IP, stickyModel } from './testdata/affinity-scenario.js'
 const support = kernelSupport(['nft', 'conntrack', 'iptables-save'])
 const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim() : 'ip'
 
-let labs: Lab[] = []
-afterEach(async () => {
-  for (const l of labs) await l.destroy()
-  labs = []
-})
+const cleanup = cleanupAfterEach()
 
 async function node(pods = false) {
   const lab = await Lab.create({ ipv4: '192.168.0.2' })
-  labs.push(lab)
-  if (pods) {
-    await lab.addHost('client', { ipv4: CLIENT })
-    await lab.addHost('pod1', { ipv4: POD1 })
-    await lab.addHost('pod2', { ipv4: POD2 })
-    await lab.serve('pod1', 'pod1', { tcp: [8080], udp: [5353] })
-    await lab.serve('pod2', 'pod2', { tcp: [8080], udp: [5353] })
-  }
+  cleanup(() => lab.destroy())
+  if (pods) await addScenarioPods(lab)
   await addForeignRules(lab, true)
   const runner = spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')] })
   const ruleset = async () => lab.execOk('node', ['nft', 'list', 'ruleset'])

@@ -4,7 +4,7 @@
  * removed after each test.
  */
 import { execFileSync } from 'node:child_process'
-import { afterEach } from 'vitest'
+import { cleanupAfterEach } from '../../../../test/cleanup.js'
 import { Lab, kernelSupport } from '../../../../test/lab.js'
 import { type Runner, spawnRunner } from '../apply.js'
 import { type Fakes, makeFakes } from './fakes.js'
@@ -14,19 +14,12 @@ const IP = support.ok ? execFileSync('sh', ['-c', 'command -v ip'], { encoding: 
 
 /** Registers the cleanup in the calling test file and returns a factory of fresh nodes. */
 export function fakeIpvsNodes(): () => Promise<{ lab: Lab; fake: Fakes; runner: Runner }> {
-  let labs: Lab[] = []
-  let fakes: Fakes[] = []
-  afterEach(async () => {
-    for (const l of labs) await l.destroy()
-    for (const f of fakes) f.cleanup()
-    labs = []
-    fakes = []
-  })
+  const cleanup = cleanupAfterEach()
   return async () => {
     const lab = await Lab.create({ ipv4: '192.168.0.2' })
-    labs.push(lab)
+    cleanup(() => lab.destroy())
     const fake = makeFakes(['ipvsadm', 'ip', 'sysctl'])
-    fakes.push(fake)
+    cleanup(() => fake.cleanup())
     return { lab, fake, runner: spawnRunner({ prefix: [IP, 'netns', 'exec', lab.ns('node')], env: fake.env }) }
   }
 }
